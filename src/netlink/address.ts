@@ -1,0 +1,66 @@
+/**
+ * Address messages: RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR. The body is an ifaddrmsg
+ * followed by IFA_* attributes.
+ */
+import { type RawAttribute } from './attributes.js';
+import { addressTable } from './address-table.js';
+import { decodeBody, encodeBody } from './fixed.js';
+import type { Message } from './message.js';
+import { ifaCacheinfo, ifaddrmsg, type IfaCacheInfo } from './structs.js';
+
+/** IFA_* attributes by key. */
+export interface AddressAttributes {
+  /** The peer address on point-to-point links, else the same as `local`. */
+  address?: string;
+  local?: string;
+  label?: string;
+  broadcast?: string;
+  anycast?: string;
+  /** Lifetimes in seconds (0xffffffff is forever) and timestamps in hundredths of a second. */
+  cacheinfo?: IfaCacheInfo;
+  multicast?: string;
+  /** IFA_F_* flags, all 32 bits (ifaddrmsg holds only the low 8). */
+  flags?: number;
+  rtPriority?: number;
+  targetNetnsid?: number;
+  proto?: number;
+  unknown?: RawAttribute[];
+  [key: string]: unknown;
+}
+
+/** An address message: ifaddrmsg fields and attributes. */
+export interface AddressMessage {
+  family: number;
+  prefixLength: number;
+  /** The low 8 bits of IFA_F_*; the `flags` attribute has all of them. */
+  flags: number;
+  scope: number;
+  /** Index of the interface that holds the address. */
+  index: number;
+  attributes: AddressAttributes;
+}
+
+/** Encodes the body of an address message. */
+export function encodeAddress(message: AddressMessage): Buffer {
+  const { cacheinfo, ...rest } = message.attributes;
+  const values: Record<string, unknown> = { ...rest };
+  if (cacheinfo) {
+    const bytes = Buffer.alloc(ifaCacheinfo.span);
+    ifaCacheinfo.encode(cacheinfo, bytes, 0);
+    values.cacheinfo = bytes;
+  }
+  const { attributes: _attributes, ...fixed } = message;
+  return encodeBody(ifaddrmsg, fixed, addressTable, values);
+}
+
+/** Decodes an address message. */
+export function decodeAddress(message: Message): AddressMessage {
+  const { fixed, attributes } = decodeBody(message, ifaddrmsg, 'ifaddrmsg', addressTable);
+  const decoded = attributes as AddressAttributes;
+  const cacheinfo = attributes.cacheinfo as Buffer | undefined;
+  if (cacheinfo !== undefined) {
+    if (cacheinfo.length >= ifaCacheinfo.span) decoded.cacheinfo = ifaCacheinfo.decode(cacheinfo, 0);
+    else delete decoded.cacheinfo;
+  }
+  return { ...fixed, attributes: decoded };
+}

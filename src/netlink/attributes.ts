@@ -1,0 +1,247 @@
+/**
+ * Attribute tables as data, and the generic walk that decodes and encodes attributes
+ * through them. Each table mirrors one attribute set of the kernel's YAML netlink specs.
+ */
+import { NLA_F_NESTED, NLA_HDRLEN, NLA_TYPE_MASK, nlaAlign } from './align.js';
+import { DecodeError } from './errors.js';
+import { formatAddress, formatHardwareAddress, parseAddress, parseHardwareAddress } from './ip.js';
+import type { Writer } from './writer.js';
+
+/** How an attribute's payload is read and written. */
+export type AttributeKind =
+  | 'u8'
+  | 'u16'
+  | 'u32'
+  | 's32'
+  | 'u64'
+  /** Unsigned 16 bits in network byte order, such as a port. */
+  | 'u16be'
+  /** Text; decoding stops at the first NUL, so a trailing NUL is optional on input. */
+  | 'string'
+  /** Raw bytes, kept as a Buffer. */
+  | 'binary'
+  /** An IPv4 or IPv6 address, as text. */
+  | 'address'
+  /** A hardware address, as colon-separated hex. */
+  | 'hwaddr'
+  /** Present or absent, with no payload. */
+  | 'flag'
+  /** Attributes inside, decoded through `nested`. */
+  | 'nested';
+
+export interface AttributeSpec {
+  /** Attribute number, as in the kernel's enum. */
+  type: number;
+  /** Name as in the kernel's YAML spec, without its prefix ("ifname" for IFLA_IFNAME). */
+  name: string;
+  kind: AttributeKind;
+  /** Table of the attributes inside, for kind "nested". */
+  nested?: AttributeTable;
+  /** For strings: whether encoding appends a NUL (default true; iproute2 sends IFLA_INFO_KIND without one). */
+  terminated?: boolean;
+  /** Whether the attribute may repeat; its decoded value is then an array. */
+  repeated?: boolean;
+}
+
+/** One attribute set: its specs by number and by the camelCase key used in decoded objects. */
+export interface AttributeTable {
+  /** Name of the attribute set in the kernel's YAML spec ("link-attrs"). */
+  setName: string;
+  specs: readonly AttributeSpec[];
+  byType: ReadonlyMap<number, AttributeSpec & { key: string }>;
+  byKey: ReadonlyMap<string, AttributeSpec & { key: string }>;
+}
+
+/** An attribute no table declares, kept with its bytes so nothing is lost. */
+export interface RawAttribute {
+  type: number;
+  nested: boolean;
+  data: Buffer;
+}
+
+/** Decoded attributes by key, plus those no table declares. */
+export type AttributeValues = Record<string, unknown> & { unknown?: RawAttribute[] };
+
+/** Converts a spec name to the key of decoded objects: "link-netnsid" becomes "linkNetnsid". */
+export function keyOf(specName: string): string {
+  return specName.replace(/-([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+/** Builds a table from specs; a duplicate number or name is a programming error. */
+export function defineTable(setName: string, specs: AttributeSpec[]): AttributeTable {
+  const byType = new Map<number, AttributeSpec & { key: string }>();
+  const byKey = new Map<string, AttributeSpec & { key: string }>();
+  for (const spec of specs) {
+    const entry = { ...spec, key: keyOf(spec.name) };
+    if (byType.has(spec.type) || byKey.has(entry.key) || entry.key === 'unknown') {
+      throw new Error(`attribute table ${setName}: duplicate or reserved attribute ${spec.name} (${spec.type})`);
+    }
+    byType.set(spec.type, entry);
+    byKey.set(entry.key, entry);
+  }
+  return { setName, specs, byType, byKey };
+}
+
+const FIXED_SIZES: Partial<Record<AttributeKind, number>> = { u8: 1, u16: 2, u16be: 2, u32: 4, s32: 4, u64: 8 };
+
+// Nesting deeper than this is not produced by any rtnetlink family; hostile input could
+// otherwise recurse until the stack runs out.
+const MAX_NESTING_DEPTH = 16;
+
+/**
+ * Decodes the attributes in `buffer[start, end)` through `table`. Offsets in errors count
+ * from the start of `buffer`.
+ */
+export function decodeAttributes(
+  buffer: Buffer,
+  start: number,
+  end: number,
+  table: AttributeTable,
+  depth = 0,
+): AttributeValues {
+  if (depth > MAX_NESTING_DEPTH) throw new DecodeError(`attributes nested deeper than ${MAX_NESTING_DEPTH} levels`, start);
+
+  const values: AttributeValues = {};
+  let offset = start;
+  while (end - offset >= NLA_HDRLEN) {
+    const length = buffer.readUInt16LE(offset);
+    const rawType = buffer.readUInt16LE(offset + 2);
+    if (length < NLA_HDRLEN || offset + length > end) {
+      throw new DecodeError(`attribute ${rawType & NLA_TYPE_MASK} of ${table.setName} claims ${length} bytes but ${end - offset} remain`, offset);
+    }
+
+    const type = rawType & NLA_TYPE_MASK;
+    const spec = table.byType.get(type);
+    const payloadStart = offset + NLA_HDRLEN;
+    const payloadEnd = offset + length;
+    if (spec) {
+      const value = decodeValue(buffer, payloadStart, payloadEnd, spec, depth);
+      if (spec.repeated) {
+        const list = (values[spec.key] as unknown[] | undefined) ?? [];
+        list.push(value);
+        values[spec.key] = list;
+      } else {
+        values[spec.key] = value;
+      }
+    } else {
+      values.unknown ??= [];
+      values.unknown.push({ type, nested: (rawType & NLA_F_NESTED) !== 0, data: buffer.subarray(payloadStart, payloadEnd) });
+    }
+    offset += nlaAlign(length);
+  }
+  return values;
+}
+
+function decodeValue(buffer: Buffer, start: number, end: number, spec: AttributeSpec, depth: number): unknown {
+  const size = end - start;
+  const fixed = FIXED_SIZES[spec.kind];
+  if (fixed !== undefined && size < fixed) {
+    throw new DecodeError(`attribute ${spec.name} (${spec.type}) has ${size} bytes, expected ${fixed}`, start);
+  }
+
+  switch (spec.kind) {
+    case 'u8':
+      return buffer.readUInt8(start);
+    case 'u16':
+      return buffer.readUInt16LE(start);
+    case 'u16be':
+      return buffer.readUInt16BE(start);
+    case 'u32':
+      return buffer.readUInt32LE(start);
+    case 's32':
+      return buffer.readInt32LE(start);
+    case 'u64':
+      return buffer.readBigUInt64LE(start);
+    case 'string': {
+      const nul = buffer.indexOf(0, start);
+      return buffer.toString('utf8', start, nul === -1 || nul > end ? end : nul);
+    }
+    case 'binary':
+      return buffer.subarray(start, end);
+    case 'address':
+      if (size !== 4 && size !== 16) {
+        throw new DecodeError(`attribute ${spec.name} (${spec.type}) has ${size} bytes, expected an IPv4 (4) or IPv6 (16) address`, start);
+      }
+      return formatAddress(buffer.subarray(start, end));
+    case 'hwaddr':
+      return formatHardwareAddress(buffer.subarray(start, end));
+    case 'flag':
+      return true;
+    case 'nested':
+      if (!spec.nested) return buffer.subarray(start, end);
+      return decodeAttributes(buffer, start, end, spec.nested, depth + 1);
+  }
+}
+
+/**
+ * Encodes `values` through `table` in the table's order, so that output bytes do not depend
+ * on the key order of the caller's object. Unknown keys are a programming error.
+ */
+export function encodeAttributes(writer: Writer, table: AttributeTable, values: Record<string, unknown>): void {
+  for (const key of Object.keys(values)) {
+    if (key !== 'unknown' && !table.byKey.has(key)) {
+      throw new TypeError(`attribute table ${table.setName} has no attribute "${key}"`);
+    }
+  }
+  for (const spec of table.specs) {
+    const value = values[keyOf(spec.name)];
+    if (value === undefined) continue;
+    const items = spec.repeated && Array.isArray(value) ? value : [value];
+    for (const item of items) encodeValue(writer, spec, item);
+  }
+  const unknown = values.unknown as RawAttribute[] | undefined;
+  for (const raw of unknown ?? []) {
+    writer.attribute(raw.type | (raw.nested ? NLA_F_NESTED : 0), (w) => w.bytes(raw.data));
+  }
+}
+
+/** Encodes one attribute of `spec` with `value`. */
+export function encodeValue(writer: Writer, spec: AttributeSpec, value: unknown): void {
+  if (spec.kind === 'nested') {
+    if (Buffer.isBuffer(value) || !spec.nested) {
+      writer.nested(spec.type, (w) => w.bytes(value as Buffer));
+    } else {
+      const nestedTable = spec.nested;
+      writer.nested(spec.type, (w) => encodeAttributes(w, nestedTable, value as Record<string, unknown>));
+    }
+    return;
+  }
+
+  writer.attribute(spec.type, (w) => {
+    switch (spec.kind) {
+      case 'u8':
+        w.u8(value as number);
+        break;
+      case 'u16':
+        w.u16(value as number);
+        break;
+      case 'u16be':
+        w.u16be(value as number);
+        break;
+      case 'u32':
+        w.u32(value as number);
+        break;
+      case 's32':
+        w.s32(value as number);
+        break;
+      case 'u64':
+        w.u64(value as bigint);
+        break;
+      case 'string':
+        w.bytes(Buffer.from(value as string, 'utf8'));
+        if (spec.terminated !== false) w.u8(0);
+        break;
+      case 'binary':
+        w.bytes(value as Uint8Array);
+        break;
+      case 'address':
+        w.bytes(parseAddress(value as string));
+        break;
+      case 'hwaddr':
+        w.bytes(parseHardwareAddress(value as string));
+        break;
+      case 'flag':
+        break;
+    }
+  });
+}
