@@ -119,3 +119,25 @@ export function parseHardwareAddress(text: string): Buffer {
   }
   return Buffer.from(text.split(':').map((part) => parseInt(part, 16)));
 }
+
+/** An address with a prefix length, as `ip` writes it: "10.49.0.1/16". */
+export interface AddressWithPrefix {
+  family: 4 | 6;
+  /** Canonical address text. */
+  address: string;
+  prefixLength: number;
+}
+
+/** Parses "ADDRESS/LENGTH"; the length is required and must fit the family. */
+export function parseAddressWithPrefix(text: string): AddressWithPrefix {
+  const slash = text.indexOf('/');
+  const addressText = slash === -1 ? text : text.slice(0, slash);
+  const lengthText = slash === -1 ? '' : text.slice(slash + 1);
+  const family = addressFamilyOf(addressText);
+  const prefixLength = /^[0-9]{1,3}$/.test(lengthText) ? Number(lengthText) : NaN;
+  const maxLength = family === 4 ? 32 : 128;
+  if (family === 0 || !(prefixLength <= maxLength)) {
+    throw new AddressSyntaxError(text, 'an address with a prefix length such as 10.49.0.1/16 or fd00::1/128');
+  }
+  return { family, address: formatAddress(parseAddress(addressText)), prefixLength };
+}

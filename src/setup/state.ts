@@ -1,0 +1,52 @@
+/**
+ * The record of what `up` created, so that `down` removes exactly that. It lives in the
+ * state directory (under /run by default: like /run/netns, it is gone after a reboot, and so
+ * is everything it describes).
+ */
+import { mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface TopologyState {
+  version: 1;
+  /** Namespaces `up` created. Pre-existing namespaces are never listed here. */
+  namespaces: string[];
+  /** Links `up` moved into a namespace that existed before it (an adopted wireguard-go interface). */
+  adoptedLinks: { name: string; namespace: string }[];
+  /** Root namespace sysctls `up` changed, with their earlier values, restored by `down`. */
+  rootSysctls: Record<string, string>;
+}
+
+const STATE_FILE = 'state.json';
+
+export function emptyState(): TopologyState {
+  return { version: 1, namespaces: [], adoptedLinks: [], rootSysctls: {} };
+}
+
+/** Reads the state file; a missing file means nothing was created. */
+export async function readState(directory: string): Promise<TopologyState> {
+  let text: string;
+  try {
+    text = await readFile(join(directory, STATE_FILE), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
+    throw error;
+  }
+
+  const parsed = JSON.parse(text) as Partial<TopologyState>;
+  if (parsed.version !== 1) throw new Error(`state file ${join(directory, STATE_FILE)} has unknown version ${String(parsed.version)}`);
+  return { ...emptyState(), ...parsed } as TopologyState;
+}
+
+/** Writes the state file atomically (write, then rename), so a crash never leaves half a file. */
+export async function writeState(directory: string, state: TopologyState): Promise<void> {
+  await mkdir(directory, { recursive: true, mode: 0o700 });
+  const path = join(directory, STATE_FILE);
+  await writeFile(`${path}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  await rename(`${path}.tmp`, path);
+}
+
+/** Removes the state file and, if empty, the directory. */
+export async function removeState(directory: string): Promise<void> {
+  await rm(join(directory, STATE_FILE), { force: true });
+  await rmdir(directory).catch(() => undefined); // Not empty or already gone: leave it.
+}
