@@ -14,6 +14,8 @@ export interface NetnsHandle {
   /** How messages name it: "root namespace" or the namespace name. */
   readonly label: string;
   readonly session: RtnlSession;
+  /** Pid of a process inside the namespace (this process, or the relay), for IFLA_NET_NS_PID. */
+  readonly pid: number;
   readSysctl(key: string): Promise<string>;
   writeSysctl(key: string, value: string): Promise<void>;
   close(): Promise<void>;
@@ -29,6 +31,7 @@ export function openCurrentNamespace(options: SessionOptions = {}): NetnsHandle 
     name: null,
     label: ROOT_LABEL,
     session,
+    pid: process.pid,
     readSysctl,
     writeSysctl,
     close: () => session.close(),
@@ -43,6 +46,7 @@ export async function openNamedNamespace(name: string, options: SessionOptions =
     name,
     label: name,
     session,
+    pid: relay.pid,
     readSysctl: (key) => relay.readSysctl(key),
     writeSysctl: (key, value) => relay.writeSysctl(key, value),
     close: () => session.close(),

@@ -139,8 +139,20 @@ export async function ensureLinkInNamespace(ns: NetnsHandle, target: NetnsHandle
   return makeChange(options, description, () => moveLink(ns, name, target, description));
 }
 
-/** Moves a link to another namespace by namespace fd. Like `ip link set dev NAME netns TARGET`. */
+/**
+ * Moves a link to another namespace. Like `ip link set dev NAME netns TARGET`.
+ *
+ * The kernel resolves IFLA_NET_NS_FD in the process that sends the request, so a namespace fd
+ * works only when this process's own socket sends it. A request relayed from another
+ * namespace names the target by the pid of a process inside it instead (IFLA_NET_NS_PID).
+ */
 export async function moveLink(ns: NetnsHandle, name: string, target: NetnsHandle, description: string): Promise<void> {
+  if (ns.name !== null) {
+    const attributes: LinkAttributes = { ifname: name, netNsPid: target.pid };
+    await ns.session.change(RTM_NEWLINK, 0, encodeLink(linkMessage({ attributes })), description);
+    return;
+  }
+
   // The current namespace has no name under /run/netns; this process's own fd stands for it.
   const handle = target.name === null ? await open('/proc/self/ns/net', 'r') : await openNamespace(target.name);
   try {
