@@ -76,8 +76,8 @@ export async function run(argv: string[], streams: Streams): Promise<number> {
     return await runStatus(context);
   } catch (error) {
     if (error instanceof ConfigError) {
-      streams.stderr.write(`algo-netns ${name}: invalid configuration:\n${error.message}\n`);
-      return EXIT_USAGE;
+      streams.stderr.write(`algo-netns ${name}: ${error.message}\n`);
+      return error.exitCode;
     }
     streams.stderr.write(`algo-netns ${name} failed: ${(error as Error).message}\n`);
     if (values.verbose && error instanceof Error && error.stack) streams.stderr.write(`${error.stack}\n`);
