@@ -27,6 +27,12 @@ const RULE_ACTIONS: Record<RuleAction, number> = {
   blackhole: FR_ACT_BLACKHOLE,
 };
 
+/** Returns the `ip rule` word for an FR_ACT_* action ("prohibit"), or "action N" for others. */
+export function ruleActionName(action: number): string {
+  const entry = Object.entries(RULE_ACTIONS).find(([, value]) => value === action);
+  return entry ? entry[0] : `action ${action}`;
+}
+
 /** A rule as `ip rule` takes it. */
 export interface RuleSpec {
   family: 4 | 6;

@@ -5,6 +5,7 @@ import { IFF_LOWER_UP, IFF_UP } from '../netlink/constants.js';
 import { addressText, listAddresses } from '../ops/addresses.js';
 import { openCurrentNamespace, openNamedNamespace, type NetnsHandle } from '../ops/handle.js';
 import { listLinks } from '../ops/links.js';
+import { ruleActionName } from '../ops/rules.js';
 import { namespaceExists } from '../ops/netns.js';
 import { listRoutes } from '../ops/routes.js';
 import { listRules } from '../ops/rules.js';
@@ -14,6 +15,7 @@ import { serviceLayouts } from './topology.js';
 import { findUplink } from './uplink.js';
 
 export interface LinkStatus {
+  index: number;
   name: string;
   kind: string | null;
   up: boolean;
@@ -72,7 +74,7 @@ export async function status(config: TopologyConfig): Promise<TopologyStatus> {
     for (const family of [4, 6] as const) {
       for (const rule of await listRules(root, family)) {
         if (rule.attributes.protocol === config.routeProtocol) {
-          rules.push(`${rule.attributes.priority ?? 0}: from ${rule.attributes.src ?? 'all'}/${rule.srcLength} to ${rule.attributes.dst ?? 'all'}/${rule.dstLength} action ${rule.action}`);
+          rules.push(`${rule.attributes.priority ?? 0}: from ${rule.attributes.src ?? 'all'}/${rule.srcLength} to ${rule.attributes.dst ?? 'all'}/${rule.dstLength} ${ruleActionName(rule.action)}`);
         }
       }
     }
@@ -100,7 +102,7 @@ async function readNamespace(service: ServiceStatus, uplink: string, wireguardIn
       else if (!link.up) service.missing.push(`link ${wanted} in ${service.namespace} is down`);
     }
 
-    const indexToName = new Map((await listLinks(ns)).map((link) => [link.index, link.attributes.ifname ?? String(link.index)]));
+    const indexToName = new Map(service.links.map((link) => [link.index, link.name]));
     for (const route of await listRoutes(ns)) {
       if (route.table !== 254 && route.attributes.table !== 254) continue;
       const destination = route.dstLength === 0 ? 'default' : `${route.attributes.dst}/${route.dstLength}`;
@@ -118,6 +120,7 @@ async function linkStatuses(ns: NetnsHandle): Promise<LinkStatus[]> {
   const links = await listLinks(ns);
   const addresses = await listAddresses(ns);
   return links.map((link) => ({
+    index: link.index,
     name: link.attributes.ifname ?? `#${link.index}`,
     kind: link.attributes.linkinfo?.kind ?? null,
     up: (link.flags & IFF_UP) !== 0,
