@@ -73,17 +73,39 @@ export async function ensureVethPair(ns: NetnsHandle, peer: NetnsHandle, pair: V
 
   const description = `add veth pair ${pair.name}${inNamespace(ns)} and ${pair.peerName}${inNamespace(peer)}`;
   return makeChange(options, description, async () => {
-    if (peer.name === null) throw new TypeError('the peer of a veth pair must be a named namespace');
-    const target = await openNamespace(peer.name);
-    try {
-      const peerAttributes: LinkAttributes = { ifname: pair.peerName, netNsFd: target.fd };
+    await withNamespaceReference(ns, peer, async (reference) => {
+      const peerAttributes: LinkAttributes = { ifname: pair.peerName, ...reference };
       const attributes: LinkAttributes = { ifname: pair.name, linkinfo: { kind: 'veth', data: { peer: linkMessage({ attributes: peerAttributes }) } } };
       await ns.session.change(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, encodeLink(linkMessage({ attributes })), description);
-    } finally {
-      await target.close();
-    }
+    });
     if (pair.alias) await setLinkAlias(ns, pair.name, pair.alias);
   });
+}
+
+/**
+ * Runs `use` with the attribute that names namespace `target` in a request sent by `sender`.
+ *
+ * The kernel resolves IFLA_NET_NS_FD in the process that sends the request, so a namespace fd
+ * works only when this process's own socket sends it. A request relayed from another
+ * namespace names the target by the pid of a process inside it instead (IFLA_NET_NS_PID).
+ */
+async function withNamespaceReference(
+  sender: NetnsHandle,
+  target: NetnsHandle,
+  use: (reference: { netNsFd: number } | { netNsPid: number }) => Promise<void>,
+): Promise<void> {
+  if (sender.name !== null) {
+    await use({ netNsPid: target.pid });
+    return;
+  }
+
+  // The current namespace has no name under /run/netns; this process's own fd stands for it.
+  const handle = target.name === null ? await open('/proc/self/ns/net', 'r') : await openNamespace(target.name);
+  try {
+    await use({ netNsFd: handle.fd });
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
@@ -139,27 +161,11 @@ export async function ensureLinkInNamespace(ns: NetnsHandle, target: NetnsHandle
   return makeChange(options, description, () => moveLink(ns, name, target, description));
 }
 
-/**
- * Moves a link to another namespace. Like `ip link set dev NAME netns TARGET`.
- *
- * The kernel resolves IFLA_NET_NS_FD in the process that sends the request, so a namespace fd
- * works only when this process's own socket sends it. A request relayed from another
- * namespace names the target by the pid of a process inside it instead (IFLA_NET_NS_PID).
- */
+/** Moves a link to another namespace. Like `ip link set dev NAME netns TARGET`. */
 export async function moveLink(ns: NetnsHandle, name: string, target: NetnsHandle, description: string): Promise<void> {
-  if (ns.name !== null) {
-    const attributes: LinkAttributes = { ifname: name, netNsPid: target.pid };
-    await ns.session.change(RTM_NEWLINK, 0, encodeLink(linkMessage({ attributes })), description);
-    return;
-  }
-
-  // The current namespace has no name under /run/netns; this process's own fd stands for it.
-  const handle = target.name === null ? await open('/proc/self/ns/net', 'r') : await openNamespace(target.name);
-  try {
-    await ns.session.change(RTM_NEWLINK, 0, encodeLink(linkMessage({ attributes: { ifname: name, netNsFd: handle.fd } })), description);
-  } finally {
-    await handle.close();
-  }
+  await withNamespaceReference(ns, target, (reference) =>
+    ns.session.change(RTM_NEWLINK, 0, encodeLink(linkMessage({ attributes: { ifname: name, ...reference } })), description),
+  );
 }
 
 /** Deletes the link if it exists; deleting one end of a veth pair deletes both. Like `ip link del dev NAME`. */
