@@ -8,7 +8,7 @@ import type { Streams } from './run.js';
 
 export interface CommandContext {
   config: TopologyConfig;
-  /** Where the configuration came from: a path or "built-in defaults". */
+  /** Origin of the configuration: a path or "built-in defaults". */
   source: string;
   streams: Streams;
   json: boolean;

@@ -35,7 +35,7 @@ export interface AddressMessage {
   /** The low 8 bits of IFA_F_*; the `flags` attribute has all of them. */
   flags: number;
   scope: number;
-  /** Index of the interface that holds the address. */
+  /** Index of the interface the address is on. */
   index: number;
   attributes: AddressAttributes;
 }

@@ -7,7 +7,7 @@ import { DecodeError } from './errors.js';
 import { formatAddress, formatHardwareAddress, parseAddress, parseHardwareAddress } from './ip.js';
 import type { Writer } from './writer.js';
 
-/** How an attribute's payload is read and written. */
+/** Encoding of an attribute's payload. */
 export type AttributeKind =
   | 'u8'
   | 'u16'
@@ -52,7 +52,7 @@ export interface AttributeTable {
   byKey: ReadonlyMap<string, AttributeSpec & { key: string }>;
 }
 
-/** An attribute no table declares, kept with its bytes so nothing is lost. */
+/** An attribute no table declares, kept with its bytes and re-encoded as it came. */
 export interface RawAttribute {
   type: number;
   nested: boolean;

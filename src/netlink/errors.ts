@@ -1,6 +1,6 @@
 /**
- * Errors of the netlink layer. A failure the kernel reports is a NetlinkError; bytes that
- * cannot be decoded are a DecodeError; the rest say which request they belong to.
+ * Errors of the netlink layer. A failure the kernel reports is a NetlinkError, and bytes that
+ * cannot be decoded are a DecodeError. The other errors name the request they belong to.
  */
 import { errnoName, errnoMessage } from './errno.js';
 
@@ -20,7 +20,7 @@ export class NetlinkError extends Error {
   readonly code: string;
   /** Short name of the operation, such as "RTM_NEWADDR". */
   readonly operation: string;
-  /** What was being done, in words: "add address 10.49.0.1/16 to wg0 in wireguard-ns". */
+  /** The failed action in words: "add address 10.49.0.1/16 to wg0 in wireguard-ns". */
   readonly description: string;
   readonly seq: number;
   readonly extendedAck: ExtendedAck;
@@ -46,7 +46,7 @@ export class NetlinkError extends Error {
 /** Bytes that do not form a valid message. `offset` counts from the start of the datagram or buffer given. */
 export class DecodeError extends Error {
   override name = 'DecodeError';
-  /** What is wrong, without the offset. */
+  /** The problem, without the offset. */
   readonly reason: string;
   readonly offset: number;
 
@@ -78,7 +78,7 @@ export class DumpInterruptedError<T = unknown> extends Error {
   }
 }
 
-/** A request that got no complete answer within its time limit. */
+/** A request that got no complete reply within its time limit. */
 export class RequestTimeoutError extends Error {
   override name = 'RequestTimeoutError';
   readonly description: string;

@@ -58,7 +58,7 @@ export function splitDatagram(datagram: Buffer): Message[] {
 export interface ErrorPayload {
   /** Positive errno, or 0 for success. */
   errno: number;
-  /** Header of the request this answers. */
+  /** Header fields of the request this message acknowledges or rejects. */
   requestType: number;
   requestSeq: number;
   extendedAck: ExtendedAck;

@@ -20,7 +20,7 @@ export interface RuleAttributes {
   fwmask?: number;
   table?: number;
   suppressPrefixlen?: number;
-  /** RTPROT_* of whoever added the rule. */
+  /** RTPROT_* of the program that added the rule. */
   protocol?: number;
   unknown?: RawAttribute[];
   [key: string]: unknown;

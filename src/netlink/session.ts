@@ -3,8 +3,8 @@
  * sequence number and replies are routed by it, so concurrent requests and dumps on one
  * socket never mix. Changes always request an acknowledgement and wait for it.
  *
- * The kernel runs at most one dump per socket and answers a second one with EBUSY, so
- * dumps are queued here and sent one after another; other requests go out at once.
+ * The kernel runs at most one dump per socket and rejects a second one with EBUSY, so
+ * dumps are queued here and sent one after another. Other requests go out at once.
  */
 import {
   NLMSG_DONE,
@@ -29,7 +29,7 @@ export interface SessionOptions {
   log?: NetlinkLogger | null;
 }
 
-/** What the caller is doing, for error messages: "add address 10.49.0.1/16 to wg0 in wireguard-ns". */
+/** The caller's action in words, for error messages: "add address 10.49.0.1/16 to wg0 in wireguard-ns". */
 export type Description = string;
 
 interface Pending {
@@ -65,7 +65,7 @@ export class RtnlSession {
     transport.onFailure((error) => this.fail(error));
   }
 
-  /** Where the session's socket lives ("root namespace", "wireguard-ns"). */
+  /** Namespace of the session's socket, for messages ("root namespace", "wireguard-ns"). */
   get where(): string {
     return this.transport.where;
   }
@@ -189,8 +189,8 @@ export class RtnlSession {
   }
 
   private allocateSeq(): number {
-    // Sequence 0 is what the kernel uses for notifications nobody asked for; skip it and
-    // any number still in flight after a wrap.
+    // The kernel sends unsolicited notifications with sequence 0, so skip it. After a wrap,
+    // skip any number still in flight too.
     do {
       this.nextSeq = (this.nextSeq + 1) >>> 0;
     } while (this.nextSeq === 0 || this.pending.has(this.nextSeq));

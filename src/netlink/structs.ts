@@ -1,6 +1,6 @@
 /**
- * Fixed kernel structs, declared once with buffer-layout. A unit test holds each
- * span against the kernel's sizeof.
+ * Fixed kernel structs, declared once with buffer-layout. A unit test compares each
+ * span with the kernel's sizeof.
  */
 import { struct, u8, u16, u32, s32, Structure } from 'buffer-layout';
 

@@ -11,7 +11,7 @@ import { readSysctl, writeSysctl } from './sysctl.js';
 export interface NetnsHandle {
   /** Namespace name under /run/netns, or null for the namespace this process runs in. */
   readonly name: string | null;
-  /** How messages name it: "root namespace" or the namespace name. */
+  /** Name used in messages: "root namespace" or the namespace name. */
   readonly label: string;
   readonly session: RtnlSession;
   /** Pid of a process inside the namespace (this process, or the relay), for IFLA_NET_NS_PID. */

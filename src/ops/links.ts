@@ -38,7 +38,7 @@ export function linkKind(link: LinkMessage): string | undefined {
   return link.attributes.linkinfo?.kind;
 }
 
-/** Requires the link named `name`, with an error that says where it was looked for. */
+/** Returns the link named `name`, or throws an error naming the namespace it was not found in. */
 export async function requireLink(ns: NetnsHandle, name: string): Promise<LinkMessage> {
   const link = await getLink(ns, name);
   if (!link) throw new ConflictError(`link ${name} not found${inNamespace(ns)}`);

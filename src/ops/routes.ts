@@ -73,7 +73,11 @@ export async function listRoutes(ns: NetnsHandle, family?: 4 | 6): Promise<Route
 export async function ensureRoute(ns: NetnsHandle, spec: RouteSpec, options: EnsureOptions = {}): Promise<Change[]> {
   const wanted = resolve(spec);
   const existing = await findRoute(ns, wanted);
-  const oif = spec.device ? (options.dryRun ? await optionalIndex(ns, spec.device) : (await requireLink(ns, spec.device)).index) : undefined;
+  let oif: number | undefined;
+  if (spec.device) {
+    // In a dry run the device may be one that an earlier planned change creates.
+    oif = options.dryRun ? await optionalIndex(ns, spec.device) : (await requireLink(ns, spec.device)).index;
+  }
 
   if (existing && sameRoute(existing, wanted, spec, oif)) return [];
 

@@ -27,7 +27,7 @@ export interface ServiceStatus {
   service: string;
   namespace: string;
   exists: boolean;
-  /** Whether the state file says algo-netns created it. */
+  /** Whether the state file lists it as created by algo-netns. */
   ours: boolean;
   hostLink: LinkStatus | null;
   links: LinkStatus[];
@@ -81,8 +81,11 @@ export async function status(config: TopologyConfig): Promise<TopologyStatus> {
 
     const missingCount = services.reduce((count, service) => count + service.missing.length, 0);
     const anything = services.some((service) => service.exists || service.hostLink);
+    let overall: TopologyStatus['state'] = 'down';
+    if (missingCount === 0) overall = 'up';
+    else if (anything) overall = 'partial';
     return {
-      state: missingCount === 0 ? 'up' : anything ? 'partial' : 'down',
+      state: overall,
       uplink: await findUplink(root, config.uplink).catch(() => null),
       services,
       rules,
