@@ -3,84 +3,97 @@
  * so that tests can run it.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../setup/errors.js';
 import { loadConfig } from '../setup/config-load.js';
-import { COMMAND_HELP, COMMANDS, MAIN_HELP, type CommandName } from './help.js';
-import { runConfig, runDown, runStatus, runUp } from './commands.js';
+import { ConfigError } from '../setup/errors.js';
+import { COMMON_OPTIONS_HELP, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command, type Streams } from './command.js';
+import { COMMANDS } from './commands/index.js';
 
-export interface Output {
-  write(text: string): unknown;
+export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Streams } from './command.js';
+
+/** Returns the main help text, listing every command. */
+export function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((command) => command.name.length));
+  const list = COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`).join('\n');
+  return `Usage: algo-netns <command> [options]
+
+Isolates the services of an Algo VPN server (WireGuard, strongSwan, the DNS resolver)
+in network namespaces of their own.
+
+Commands:
+${list}
+
+${COMMON_OPTIONS_HELP}
+
+Exit codes: 0 success, 1 failure, 2 bad usage or configuration.
+Run "algo-netns <command> --help" for the options of one command.`;
 }
-
-export interface Streams {
-  stdout: Output;
-  stderr: Output;
-}
-
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
 
 /** Runs the command line `argv` (without "node" and the script) and returns the exit code. */
 export async function run(argv: string[], streams: Streams): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    streams.stdout.write(`${MAIN_HELP}\n`);
-    return command === undefined ? EXIT_USAGE : EXIT_OK;
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    streams.stdout.write(`${mainHelp()}\n`);
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
-  if (!(COMMANDS as readonly string[]).includes(command)) {
-    streams.stderr.write(`algo-netns: unknown command "${command}"; expected one of ${COMMANDS.join(', ')}. Run "algo-netns --help".\n`);
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (!command) {
+    const names = COMMANDS.map((candidate) => candidate.name).join(', ');
+    streams.stderr.write(`algo-netns: unknown command "${name}"; expected one of ${names}. Run "algo-netns --help".\n`);
     return EXIT_USAGE;
   }
-  const name = command as CommandName;
 
-  let values: { config?: string; json?: boolean; verbose?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: {
-        config: { type: 'string' },
-        json: { type: 'boolean' },
-        verbose: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    streams.stderr.write(`algo-netns ${name}: ${(error as Error).message}. Run "algo-netns ${name} --help".\n`);
-    return EXIT_USAGE;
-  }
+  const parsed = parseCommandLine(command, rest, streams);
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   if (values.help) {
-    streams.stdout.write(`${COMMAND_HELP[name]}\n`);
+    streams.stdout.write(`${command.help}\n`);
     return EXIT_OK;
   }
-  if (values.json && (name === 'up' || name === 'down')) {
-    streams.stderr.write(`algo-netns ${name}: --json is not an option of ${name}; it applies to status and config.\n`);
-    return EXIT_USAGE;
-  }
 
+  const verbose = values.verbose === true;
   try {
-    const loaded = await loadConfig(values.config);
-    if (name === 'config') return runConfig(loaded.config, values.json ? 'json' : 'yaml', streams);
-
-    if (process.getuid?.() !== 0) {
-      streams.stderr.write(`algo-netns ${name} needs root, because it works on network namespaces and routing; run it with sudo.\n`);
+    const loaded = await loadConfig(typeof values.config === 'string' ? values.config : undefined);
+    if (command.needsRoot && process.getuid?.() !== 0) {
+      streams.stderr.write(`algo-netns ${command.name} needs root, because it works on network namespaces and routing; run it with sudo.\n`);
       return EXIT_FAILURE;
     }
-    if (values.verbose) process.env.ALGO_NETNS_DEBUG ??= '1';
+    if (verbose) process.env.ALGO_NETNS_DEBUG ??= '1';
 
-    const context = { config: loaded.config, source: loaded.source, streams, json: values.json ?? false, verbose: values.verbose ?? false };
-    if (name === 'up') return await runUp(context);
-    if (name === 'down') return await runDown(context);
-    return await runStatus(context);
+    return await command.run({ config: loaded.config, source: loaded.source, streams, options: values, positionals, verbose });
   } catch (error) {
     if (error instanceof ConfigError) {
-      streams.stderr.write(`algo-netns ${name}: ${error.message}\n`);
+      streams.stderr.write(`algo-netns ${command.name}: ${error.message}\n`);
       return error.exitCode;
     }
-    streams.stderr.write(`algo-netns ${name} failed: ${(error as Error).message}\n`);
-    if (values.verbose && error instanceof Error && error.stack) streams.stderr.write(`${error.stack}\n`);
+    streams.stderr.write(`algo-netns ${command.name} failed: ${(error as Error).message}\n`);
+    if (verbose && error instanceof Error && error.stack) streams.stderr.write(`${error.stack}\n`);
     return EXIT_FAILURE;
+  }
+}
+
+type ParsedValues = Record<string, string | boolean | string[] | boolean[] | undefined>;
+
+function parseCommandLine(command: Command, args: string[], streams: Streams): { values: ParsedValues; positionals: string[] } | number {
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      options: {
+        config: { type: 'string' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        ...command.options,
+      },
+      strict: true,
+      allowPositionals: true,
+    });
+    const maxPositionals = command.maxPositionals ?? 0;
+    if (positionals.length > maxPositionals) {
+      streams.stderr.write(`algo-netns ${command.name}: unexpected argument "${positionals[maxPositionals]}". Run "algo-netns ${command.name} --help".\n`);
+      return EXIT_USAGE;
+    }
+    return { values: values as ParsedValues, positionals };
+  } catch (error) {
+    streams.stderr.write(`algo-netns ${command.name}: ${(error as Error).message}. Run "algo-netns ${command.name} --help".\n`);
+    return EXIT_USAGE;
   }
 }

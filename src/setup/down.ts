@@ -11,6 +11,7 @@ import { deleteNamespace, namespaceExists, pidsInNamespace } from '../ops/netns.
 import { deleteRouteMessage, listRoutes } from '../ops/routes.js';
 import { deleteRuleMessage, listRules } from '../ops/rules.js';
 import type { TopologyConfig } from './config.js';
+import { removeServices } from './services.js';
 import { readState, removeState, writeState } from './state.js';
 import { OWNER_ALIAS, serviceLayouts } from './topology.js';
 
@@ -35,6 +36,8 @@ export async function down(config: TopologyConfig, options: { onChange?: (change
   const state = await readState(config.stateDirectory);
   const root = openCurrentNamespace();
   try {
+    await removeServices({ root, config, uplink: null, record, notices: [] });
+
     // Adopted links go back to the root namespace, where they were before `up`.
     for (const adopted of [...state.adoptedLinks]) {
       if (await namespaceExists(adopted.namespace)) {

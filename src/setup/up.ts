@@ -12,6 +12,7 @@ import { createNamespace, namespaceExists } from '../ops/netns.js';
 import { ensureRoute } from '../ops/routes.js';
 import { ensureRule } from '../ops/rules.js';
 import type { TopologyConfig } from './config.js';
+import { applyServices } from './services.js';
 import { SetupError } from './setup-error.js';
 import { readState, writeState, type TopologyState } from './state.js';
 import { isolationRules, OWNER_ALIAS, serviceLayouts, type ServiceLayout } from './topology.js';
@@ -72,6 +73,7 @@ export async function up(config: TopologyConfig, options: UpOptions = {}): Promi
     }
 
     for (const rule of isolationRules(config)) record(await ensureRule(root, rule));
+    await applyServices({ root, config, uplink: result.uplink, record, notices: result.notices });
   } finally {
     await root.close();
   }

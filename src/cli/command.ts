@@ -1,0 +1,54 @@
+/** The shape of one subcommand, so that each lives in a file of its own under commands/. */
+import type { TopologyConfig } from '../setup/config.js';
+
+export interface Output {
+  write(text: string): unknown;
+}
+
+export interface Streams {
+  stdout: Output;
+  stderr: Output;
+}
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** Options every command takes, described once for the help texts. */
+export const COMMON_OPTIONS_HELP = `Options:
+  --config FILE   YAML or JSON file; whatever it omits keeps the built-in default
+  --verbose       log every netlink request and reply to stderr
+  --help          show this help`;
+
+/** An option of one command, as node:util parseArgs takes it. */
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+}
+
+export interface CommandContext {
+  config: TopologyConfig;
+  /** Origin of the configuration: a path or "built-in defaults". */
+  source: string;
+  streams: Streams;
+  /** Parsed values of the command's own options (the common ones are handled before). */
+  options: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  positionals: string[];
+  verbose: boolean;
+}
+
+export interface Command {
+  name: string;
+  /** One line for the main help. */
+  summary: string;
+  /** The full text of `algo-netns NAME --help`. */
+  help: string;
+  /** Options beyond --config, --verbose and --help. */
+  options?: Record<string, OptionSpec>;
+  /** Most positional arguments allowed (default none). */
+  maxPositionals?: number;
+  /** Whether the command works on namespaces or routing and so needs root. */
+  needsRoot: boolean;
+  run(context: CommandContext): Promise<number>;
+}

@@ -1,0 +1,31 @@
+import { down } from '../../setup/down.js';
+import { COMMON_OPTIONS_HELP, EXIT_OK, type Command } from '../command.js';
+
+export const downCommand: Command = {
+  name: 'down',
+  summary: 'remove everything that up created, and nothing else',
+  help: `Usage: algo-netns down [--config FILE] [--verbose]
+
+Removes the namespaces, links, routes and rules that up created, moves an adopted WireGuard
+interface back to the root namespace, and restores the root namespace's sysctls.
+Objects algo-netns did not create are left alone. Needs root.
+
+${COMMON_OPTIONS_HELP}`,
+  needsRoot: true,
+
+  async run(context) {
+    const { stdout } = context.streams;
+    const result = await down(context.config, { onChange: (change) => stdout.write(`- ${change}\n`) });
+
+    for (const remaining of result.remainingProcesses) {
+      stdout.write(
+        `warning: processes still run inside ${remaining.namespace} (pids ${remaining.pids.join(', ')}); ` +
+          `the namespace lives on until they exit, so stop their services\n`,
+      );
+    }
+    const took = `${Math.round(result.elapsedMs)} ms`;
+    if (result.changes.length === 0) stdout.write(`down: no change, nothing of the topology was there (${took})\n`);
+    else stdout.write(`down: ${result.changes.length} changes made in ${took}\n`);
+    return EXIT_OK;
+  },
+};
