@@ -36,7 +36,7 @@ export async function down(config: TopologyConfig, options: { onChange?: (change
   const state = await readState(config.stateDirectory);
   const root = openCurrentNamespace();
   try {
-    await removeServices({ root, config, uplink: null, record, notices: [] });
+    await removeServices({ root, config, uplink: null, record, notices: [], dryRun: false });
 
     // Adopted links go back to the root namespace, where they were before `up`.
     for (const adopted of [...state.adoptedLinks]) {

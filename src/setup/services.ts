@@ -13,6 +13,8 @@ export interface ServiceContext {
   uplink: string | null;
   record(changes: Change[]): void;
   notices: string[];
+  /** Plan only: report the changes that would be made (through `record`) without making them. */
+  dryRun: boolean;
 }
 
 /** Applies the per-service settings after the namespaces and routes exist. */

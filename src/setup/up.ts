@@ -73,7 +73,7 @@ export async function up(config: TopologyConfig, options: UpOptions = {}): Promi
     }
 
     for (const rule of isolationRules(config)) record(await ensureRule(root, rule));
-    await applyServices({ root, config, uplink: result.uplink, record, notices: result.notices });
+    await applyServices({ root, config, uplink: result.uplink, record, notices: result.notices, dryRun: false });
   } finally {
     await root.close();
   }
