@@ -7,6 +7,7 @@ import { loadConfig } from '../setup/config-load.js';
 import { ConfigError } from '../setup/errors.js';
 import { COMMON_OPTIONS_HELP, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command, type Streams } from './command.js';
 import { COMMANDS } from './commands/index.js';
+import { UsageError } from './locking.js';
 
 export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Streams } from './command.js';
 
@@ -64,6 +65,10 @@ export async function run(argv: string[], streams: Streams): Promise<number> {
     if (error instanceof ConfigError) {
       streams.stderr.write(`algo-netns ${command.name}: ${error.message}\n`);
       return error.exitCode;
+    }
+    if (error instanceof UsageError) {
+      streams.stderr.write(`algo-netns ${command.name}: ${error.message}. Run "algo-netns ${command.name} --help".\n`);
+      return EXIT_USAGE;
     }
     streams.stderr.write(`algo-netns ${command.name} failed: ${(error as Error).message}\n`);
     if (verbose && error instanceof Error && error.stack) streams.stderr.write(`${error.stack}\n`);

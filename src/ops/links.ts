@@ -68,7 +68,11 @@ export async function ensureVethPair(ns: NetnsHandle, peer: NetnsHandle, pair: V
     if (!far || linkKind(far) !== 'veth') {
       throw new ConflictError(`veth ${pair.name}${inNamespace(ns)} exists but its peer ${pair.peerName} is not${inNamespace(peer)}; delete ${pair.name} and run again`);
     }
-    return [];
+    if (pair.alias === undefined || near.attributes.ifalias === pair.alias) return [];
+
+    // A pair whose creation was interrupted before its alias was set.
+    const alias = pair.alias;
+    return makeChange(options, `set alias of ${pair.name} to ${alias}${inNamespace(ns)}`, () => setLinkAlias(ns, pair.name, alias));
   }
 
   const description = `add veth pair ${pair.name}${inNamespace(ns)} and ${pair.peerName}${inNamespace(peer)}`;

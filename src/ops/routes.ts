@@ -20,7 +20,7 @@ import {
 } from '../netlink/constants.js';
 import { parseAddressWithPrefix } from '../netlink/ip.js';
 import { decodeRoute, encodeRoute, routeTableOf, tableFields, type RouteAttributes, type RouteMessage } from '../netlink/route.js';
-import { makeChange, type Change, type EnsureOptions } from './change.js';
+import { ConflictError, makeChange, type Change, type EnsureOptions } from './change.js';
 import { inNamespace, type NetnsHandle } from './handle.js';
 import { getLink, requireLink } from './links.js';
 
@@ -66,13 +66,23 @@ export async function listRoutes(ns: NetnsHandle, family?: 4 | 6): Promise<Route
   return ns.session.dumpAll(RTM_GETROUTE, body, `list routes${inNamespace(ns)}`, decodeRoute);
 }
 
+export interface EnsureRouteOptions extends EnsureOptions {
+  /** Replace an existing route only if it carries this protocol; otherwise throw ConflictError. */
+  replaceOnlyProtocol?: number;
+}
+
 /**
  * Ensures the route exists as specified, replacing a route to the same destination, table
  * and metric that differs. Like `ip route replace`, but a no-op when nothing differs.
  */
-export async function ensureRoute(ns: NetnsHandle, spec: RouteSpec, options: EnsureOptions = {}): Promise<Change[]> {
+export async function ensureRoute(ns: NetnsHandle, spec: RouteSpec, options: EnsureRouteOptions = {}): Promise<Change[]> {
   const wanted = resolve(spec);
   const existing = await findRoute(ns, wanted);
+  if (existing && options.replaceOnlyProtocol !== undefined && existing.protocol !== options.replaceOnlyProtocol) {
+    throw new ConflictError(
+      `a route to ${spec.destination}${inNamespace(ns)} already exists with protocol ${existing.protocol}, not ${options.replaceOnlyProtocol}, so it was not added by this tool; remove it or take it over explicitly`,
+    );
+  }
   let oif: number | undefined;
   if (spec.device) {
     // In a dry run the device may be one that an earlier planned change creates.

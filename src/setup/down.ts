@@ -52,10 +52,13 @@ export async function down(config: TopologyConfig, options: { onChange?: (change
       await writeState(config.stateDirectory, state);
     }
 
+    // Ours: links with the owner alias, and links journaled by a run killed before it set one.
     for (const link of await listLinks(root)) {
       const name = link.attributes.ifname;
-      if (name && link.attributes.ifalias === OWNER_ALIAS) record(await removeLink(root, name));
+      if (name && (link.attributes.ifalias === OWNER_ALIAS || state.links.includes(name))) record(await removeLink(root, name));
     }
+    state.links = [];
+    await writeState(config.stateDirectory, state);
 
     const names = new Set([...state.namespaces]);
     for (const layout of serviceLayouts(config)) if (state.namespaces.includes(layout.namespace)) names.add(layout.namespace);
@@ -65,6 +68,9 @@ export async function down(config: TopologyConfig, options: { onChange?: (change
         if (pids.length > 0) result.remainingProcesses.push({ namespace: name, pids });
         await deleteNamespace(name);
         record([`delete namespace ${name}`]);
+      } else if (state.namespaces.includes(name)) {
+        // A run killed while it created the namespace may have left its empty file.
+        await deleteNamespace(name);
       }
       state.namespaces = state.namespaces.filter((namespace) => namespace !== name);
       await writeState(config.stateDirectory, state);

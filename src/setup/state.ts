@@ -8,8 +8,10 @@ import { join } from 'node:path';
 
 export interface TopologyState {
   version: 1;
-  /** Namespaces `up` created. Pre-existing namespaces are never listed here. */
+  /** Namespaces `up` created, or took over with --adopt. Recorded before they are made. */
   namespaces: string[];
+  /** Root namespace links `up` creates (veth ends, a kernel WireGuard link), recorded before they are made. */
+  links: string[];
   /** Links `up` moved into a namespace that existed before it (an adopted wireguard-go interface). */
   adoptedLinks: { name: string; namespace: string }[];
   /** Root namespace sysctls `up` changed, with their earlier values, restored by `down`. */
@@ -19,7 +21,7 @@ export interface TopologyState {
 const STATE_FILE = 'state.json';
 
 export function emptyState(): TopologyState {
-  return { version: 1, namespaces: [], adoptedLinks: [], rootSysctls: {} };
+  return { version: 1, namespaces: [], links: [], adoptedLinks: [], rootSysctls: {} };
 }
 
 /** Reads the state file; a missing file means nothing was created. */

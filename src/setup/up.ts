@@ -1,24 +1,23 @@
 /**
- * `up`: builds the topology, changing only what differs from the live state, and records
- * what it created so that `down` can remove exactly that.
+ * `up`: builds the topology, changing only what differs from the live state. Every object is
+ * written to the journal (the state file) before it is made, so a run killed at any point is
+ * finished by the next `up` or undone by `down`. A run that fails is rolled back.
  */
-import { NetlinkError } from '../netlink/errors.js';
 import { type Change } from '../ops/change.js';
 import { ensureSysctl } from '../ops/ensure-sysctl.js';
-import { openCurrentNamespace, openNamedNamespace, type NetnsHandle } from '../ops/handle.js';
-import { ensureAddress } from '../ops/addresses.js';
-import { createLink, ensureLinkInNamespace, ensureLinkUp, ensureVethPair, getLink, linkKind } from '../ops/links.js';
-import { createNamespace, namespaceExists } from '../ops/netns.js';
-import { ensureRoute } from '../ops/routes.js';
-import { ensureRule } from '../ops/rules.js';
+import { openCurrentNamespace } from '../ops/handle.js';
+import { ensureRule, removeRule } from '../ops/rules.js';
 import type { TopologyConfig } from './config.js';
+import { down } from './down.js';
+import { RunContext, type RunOptions } from './run-context.js';
 import { applyServices } from './services.js';
-import { SetupError } from './setup-error.js';
-import { readState, writeState, type TopologyState } from './state.js';
-import { isolationRules, OWNER_ALIAS, serviceLayouts, type ServiceLayout } from './topology.js';
+import { readState } from './state.js';
+import { isolationRules, serviceLayouts } from './topology.js';
+import { buildService, openServiceNamespace } from './up-service.js';
 import { findUplink } from './uplink.js';
 
 export interface UpResult {
+  /** Changes made, or in a dry run the changes `up` would make. */
   changes: Change[];
   /** Notes for the operator that are not failures ("WireGuard skipped: ..."). */
   notices: string[];
@@ -26,10 +25,27 @@ export interface UpResult {
   elapsedMs: number;
 }
 
-export interface UpOptions {
-  /** Called with each change as it is made, for progress output. */
-  onChange?: (change: Change) => void;
-  verbose?: boolean;
+export interface UpOptions extends RunOptions {
+  /** Undo this run's changes when it fails (default true). */
+  rollback?: boolean;
+}
+
+/** An `up` that failed, after its changes were rolled back (or not, as `rolledBack` says). */
+export class UpFailedError extends Error {
+  override name = 'UpFailedError';
+
+  constructor(
+    readonly failure: Error,
+    readonly rolledBack: boolean,
+    readonly rollbackProblems: string[],
+  ) {
+    const outcome = rolledBack
+      ? rollbackProblems.length === 0
+        ? 'its changes were rolled back'
+        : `rolling back left problems: ${rollbackProblems.join('; ')}`
+      : 'its changes were kept (rollback is off); run up again to finish or down to remove them';
+    super(`${failure.message}; ${outcome}`, { cause: failure });
+  }
 }
 
 /** Root namespace sysctls the topology needs: forwarding for both families. */
@@ -38,166 +54,66 @@ const ROOT_SYSCTLS: [string, string][] = [
   ['net.ipv6.conf.all.forwarding', '1'],
 ];
 
-/** Builds or repairs the topology described by `config`. */
+/** Builds or repairs the topology described by `config`; with `dryRun`, only lists the changes. */
 export async function up(config: TopologyConfig, options: UpOptions = {}): Promise<UpResult> {
   const started = performance.now();
-  const result: UpResult = { changes: [], notices: [], uplink: null, elapsedMs: 0 };
-  const record = (changes: Change[]): void => {
-    for (const change of changes) {
-      result.changes.push(change);
-      options.onChange?.(change);
-    }
-  };
-
-  const root = openCurrentNamespace();
   const state = await readState(config.stateDirectory);
-  try {
-    result.uplink = await findUplink(root, config.uplink);
+  const fresh = state.namespaces.length === 0 && state.links.length === 0 && state.adoptedLinks.length === 0;
+  const root = openCurrentNamespace();
+  const run = new RunContext(root, config, state, options);
+  let uplink: string | null = null;
 
-    for (const [key, value] of ROOT_SYSCTLS) {
-      const { changes, previous } = await ensureSysctl(root, key, value);
-      if (changes.length > 0 && !(key in state.rootSysctls)) {
-        state.rootSysctls[key] = previous;
-        await writeState(config.stateDirectory, state);
-      }
-      record(changes);
-    }
+  try {
+    uplink = await findUplink(root, config.uplink);
+    await ensureRootSysctls(run);
 
     for (const layout of serviceLayouts(config)) {
-      const ns = await ensureServiceNamespace(layout, config, state, record);
+      const ns = await openServiceNamespace(run, layout);
       try {
-        await buildService(root, ns, layout, config, state, record, result.notices);
+        await buildService(run, ns, layout);
       } finally {
         await ns.close();
       }
     }
 
-    for (const rule of isolationRules(config)) record(await ensureRule(root, rule));
-    await applyServices({ root, config, uplink: result.uplink, record, notices: result.notices, dryRun: false });
-  } finally {
+    for (const rule of isolationRules(config)) {
+      run.record(await ensureRule(root, rule, { dryRun: run.dryRun }), async () => void (await removeRule(root, rule)));
+    }
+    await applyServices({ root, config, uplink, record: (changes) => run.record(changes), notices: run.notices, dryRun: run.dryRun });
+  } catch (error) {
     await root.close();
-  }
+    if (run.dryRun || run.changes.length === 0) throw error;
+    if (options.rollback === false) throw new UpFailedError(error as Error, false, []);
 
-  result.elapsedMs = performance.now() - started;
-  return result;
+    // A first run is undone by `down`, which follows the journal; a repair run undoes only
+    // the changes it made itself.
+    const problems = fresh ? await rollbackWithDown(config) : await run.rollback();
+    throw new UpFailedError(error as Error, true, problems);
+  }
+  await root.close();
+
+  return { changes: run.changes, notices: run.notices, uplink, elapsedMs: performance.now() - started };
 }
 
-async function ensureServiceNamespace(
-  layout: ServiceLayout,
-  config: TopologyConfig,
-  state: TopologyState,
-  record: (changes: Change[]) => void,
-): Promise<NetnsHandle> {
-  if (await namespaceExists(layout.namespace)) {
-    if (!state.namespaces.includes(layout.namespace)) {
-      throw new SetupError(
-        `namespace ${layout.namespace} already exists and was not created by algo-netns; remove it (ip netns delete ${layout.namespace}) or choose another name with ${layout.service}.namespace`,
-      );
+async function ensureRootSysctls(run: RunContext): Promise<void> {
+  for (const [key, value] of ROOT_SYSCTLS) {
+    const previous = await run.root.readSysctl(key);
+    if (previous === value) continue;
+
+    if (!(key in run.state.rootSysctls)) {
+      run.state.rootSysctls[key] = previous;
+      await run.journal();
     }
-  } else {
-    // Recorded before it exists, so that `down` finds it even if this run dies right after.
-    if (!state.namespaces.includes(layout.namespace)) state.namespaces.push(layout.namespace);
-    await writeState(config.stateDirectory, state);
-    await createNamespace(layout.namespace);
-    record([`create namespace ${layout.namespace}`]);
+    const { changes } = await ensureSysctl(run.root, key, value, { dryRun: run.dryRun });
+    run.record(changes, async () => void (await ensureSysctl(run.root, key, previous)));
   }
-  return openNamedNamespace(layout.namespace);
 }
 
-async function buildService(
-  root: NetnsHandle,
-  ns: NetnsHandle,
-  layout: ServiceLayout,
-  config: TopologyConfig,
-  state: TopologyState,
-  record: (changes: Change[]) => void,
-  notices: string[],
-): Promise<void> {
-  const forwarding = layout.forwarding ? '1' : '0';
-  const uplink = layout.namespaceInterface;
-
-  record(await ensureLinkUp(ns, 'lo'));
-  // Set explicitly: IPv4 values of a new namespace are copied from the root namespace, and
-  // rp_filter takes the larger of "all" and the link's own value.
-  for (const [key, value] of [
-    ['net.ipv4.ip_forward', forwarding],
-    ['net.ipv6.conf.all.forwarding', forwarding],
-    ['net.ipv4.conf.all.rp_filter', '0'],
-    ['net.ipv4.conf.default.rp_filter', '0'],
-  ] as const) {
-    record((await ensureSysctl(ns, key, value)).changes);
+async function rollbackWithDown(config: TopologyConfig): Promise<string[]> {
+  try {
+    await down(config);
+    return [];
+  } catch (error) {
+    return [`down failed: ${(error as Error).message}`];
   }
-
-  record(await ensureVethPair(root, ns, { name: layout.hostInterface, peerName: uplink, alias: OWNER_ALIAS }));
-  for (const [handle, link] of [
-    [root, layout.hostInterface],
-    [ns, uplink],
-  ] as const) {
-    // The slash form keeps an interface name with a dot in it one key component.
-    record((await ensureSysctl(handle, `net/ipv4/conf/${link}/rp_filter`, '1')).changes);
-    record((await ensureSysctl(handle, `net/ipv6/conf/${link}/accept_ra`, '0')).changes);
-  }
-
-  for (const address of layout.hostAddresses) record(await ensureAddress(root, layout.hostInterface, address, { noDad: true }));
-  for (const address of layout.namespaceAddresses) record(await ensureAddress(ns, uplink, address, { noDad: true }));
-  record(await ensureLinkUp(root, layout.hostInterface));
-  record(await ensureLinkUp(ns, uplink));
-
-  const protocol = config.routeProtocol;
-  record(await ensureRoute(ns, { destination: 'default', family: 4, gateway: layout.gateways[4], device: uplink, protocol }));
-  record(await ensureRoute(ns, { destination: 'default', family: 6, gateway: layout.gateways[6], device: uplink, protocol }));
-  for (const prefix of layout.routedPrefixes) {
-    const nextHop = prefix.includes(':') ? layout.nextHops[6] : layout.nextHops[4];
-    record(await ensureRoute(root, { destination: prefix, gateway: nextHop, device: layout.hostInterface, protocol }));
-  }
-
-  for (const address of layout.loopbackAddresses) record(await ensureAddress(ns, 'lo', address, { noDad: true }));
-  if (layout.wireguard) await buildWireGuard(root, ns, layout.wireguard, config, state, record, notices);
-}
-
-async function buildWireGuard(
-  root: NetnsHandle,
-  ns: NetnsHandle,
-  wireguard: NonNullable<ServiceLayout['wireguard']>,
-  config: TopologyConfig,
-  state: TopologyState,
-  record: (changes: Change[]) => void,
-  notices: string[],
-): Promise<void> {
-  const name = wireguard.adopt ?? wireguard.interface;
-
-  if (!(await getLink(ns, name))) {
-    const inRoot = await getLink(root, name);
-    if (wireguard.adopt) {
-      if (!inRoot) {
-        throw new SetupError(`wireguard.adoptInterface names ${name}, but there is no link ${name} in the root namespace; start wireguard-go ${name} first`);
-      }
-      if (!state.adoptedLinks.some((link) => link.name === name)) state.adoptedLinks.push({ name, namespace: ns.label });
-      await writeState(config.stateDirectory, state);
-    } else if (inRoot) {
-      if (linkKind(inRoot) !== 'wireguard' || inRoot.attributes.ifalias !== OWNER_ALIAS) {
-        throw new SetupError(
-          `link ${name} already exists in the root namespace and was not created by algo-netns; set wireguard.adoptInterface: ${name} to move it into ${ns.label}`,
-        );
-      }
-    } else {
-      try {
-        await createLink(root, name, 'wireguard', OWNER_ALIAS);
-        record([`add wireguard link ${name} in the root namespace`]);
-      } catch (error) {
-        if (error instanceof NetlinkError && (error.code === 'EOPNOTSUPP' || error.code === 'ENOENT')) {
-          notices.push(
-            `WireGuard skipped: the kernel has no WireGuard module (adding link ${name} failed: ${error.message}). ` +
-              `Start wireguard-go ${name} and set wireguard.adoptInterface: ${name} to move its interface instead.`,
-          );
-          return;
-        }
-        throw error;
-      }
-    }
-    record(await ensureLinkInNamespace(root, ns, name));
-  }
-
-  for (const address of wireguard.addresses) record(await ensureAddress(ns, name, address, { noDad: true }));
-  record(await ensureLinkUp(ns, name));
 }

@@ -1,5 +1,6 @@
 import { down } from '../../setup/down.js';
 import { COMMON_OPTIONS_HELP, EXIT_OK, type Command } from '../command.js';
+import { LOCK_OPTION, LOCK_OPTION_HELP, withRunLock } from '../locking.js';
 
 export const downCommand: Command = {
   name: 'down',
@@ -10,12 +11,14 @@ Removes the namespaces, links, routes and rules that up created, moves an adopte
 interface back to the root namespace, and restores the root namespace's sysctls.
 Objects algo-netns did not create are left alone. Needs root.
 
+${LOCK_OPTION_HELP}
 ${COMMON_OPTIONS_HELP}`,
+  options: { ...LOCK_OPTION },
   needsRoot: true,
 
   async run(context) {
     const { stdout } = context.streams;
-    const result = await down(context.config, { onChange: (change) => stdout.write(`- ${change}\n`) });
+    const result = await withRunLock(context, (config) => down(config, { onChange: (change) => stdout.write(`- ${change}\n`) }));
 
     for (const remaining of result.remainingProcesses) {
       stdout.write(

@@ -2,7 +2,8 @@
 import type { Command } from '../command.js';
 import { configCommand } from './config.js';
 import { downCommand } from './down.js';
+import { planCommand } from './plan.js';
 import { statusCommand } from './status.js';
 import { upCommand } from './up.js';
 
-export const COMMANDS: readonly Command[] = [upCommand, downCommand, statusCommand, configCommand];
+export const COMMANDS: readonly Command[] = [upCommand, downCommand, planCommand, statusCommand, configCommand];
