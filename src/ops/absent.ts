@@ -1,7 +1,8 @@
 /**
- * A handle on a namespace that does not exist yet, for dry runs: every read finds nothing,
- * so the ensure* operations report everything as a change to make. It sends nothing to any
- * kernel and rejects any change.
+ * A handle on a namespace that does not exist yet, for dry runs. Netlink reads find nothing,
+ * so the ensure* operations report every link, address and route as a change to make.
+ * Sysctls read what a brand-new namespace holds, from a throwaway one that lives only for
+ * the read. It changes nothing and rejects any change.
  */
 import { NLMSG_HDRLEN } from '../netlink/align.js';
 import { NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP, NLM_F_MULTI } from '../netlink/constants.js';
@@ -9,10 +10,24 @@ import { encodeMessage } from '../netlink/message.js';
 import { RtnlSession } from '../netlink/session.js';
 import type { NetlinkTransport } from '../netlink/transport.js';
 import type { NetnsHandle } from './handle.js';
+import { runHelper } from './spawn.js';
+import { sysctlPath } from './sysctl.js';
 
 const ENODEV = 19;
 const EROFS = 30;
 const ENOENT = 2;
+
+// New namespaces take some values from the initial namespace and others from kernel
+// defaults, so the value is read from a real new namespace instead of being guessed.
+async function readFreshNamespaceSysctl(name: string, key: string): Promise<string> {
+  try {
+    const { stdout } = await runHelper(['unshare', '--net', '--', 'cat', sysctlPath(key)]);
+    return stdout.trim();
+  } catch (error) {
+    const missing = new Error(`sysctl ${key} does not exist in a new namespace such as ${name} would be`, { cause: error });
+    throw Object.assign(missing, { code: 'ENOENT', errno: ENOENT });
+  }
+}
 
 /** Returns a handle on `name` as it will be right after creation, as far as reads can tell: empty. */
 export function absentNamespace(name: string): NetnsHandle {
@@ -22,9 +37,7 @@ export function absentNamespace(name: string): NetnsHandle {
     label: name,
     session,
     pid: 0,
-    readSysctl: async (key) => {
-      throw Object.assign(new Error(`sysctl ${key} cannot be read: namespace ${name} does not exist yet`), { code: 'ENOENT', errno: ENOENT });
-    },
+    readSysctl: (key) => readFreshNamespaceSysctl(name, key),
     writeSysctl: async (key) => {
       throw new Error(`sysctl ${key} cannot be written: namespace ${name} does not exist yet (dry run)`);
     },

@@ -20,7 +20,8 @@ export async function ensureSysctl(ns: NetnsHandle, key: string, value: string, 
   }
   if (previous === value) return { changes: [], previous };
 
-  const description = `set ${key} to ${value} (was ${previous})${inNamespace(ns)}`;
+  // The earlier value stays out of the description, so a plan and the run print the same line.
+  const description = `set ${key} to ${value}${inNamespace(ns)}`;
   const changes = await makeChange(options, description, () => ns.writeSysctl(key, value));
   return { changes, previous };
 }
