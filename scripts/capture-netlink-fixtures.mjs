@@ -2,13 +2,14 @@
 /**
  * Captures real rtnetlink replies as fixtures for the codec's unit tests.
  *
- * Builds a small state with `ip` (a veth pair, a bridge, IPv4 and IPv6 addresses with
- * lifetimes, routes in the main table and in tables 100 and 1000, policy rules), then opens
- * a NETLINK_ROUTE socket with the npm `netlink` package's RawNetlinkSocket and saves every
- * datagram the kernel sends back, as hex: the RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE and
- * RTM_GETRULE dumps, a successful change (its acknowledgement) and refused requests
- * (NLMSG_ERROR). Next to them it stores the `ip` commands that built the state and the
- * `ip -j -d` view of the same moment, which the tests use as the independent oracle.
+ * It builds a small state with `ip`: a veth pair, a bridge, IPv4 and IPv6 addresses with
+ * lifetimes, routes in the main table and in tables 100 and 1000, and policy rules. Then it
+ * opens a NETLINK_ROUTE socket with the npm `netlink` package's RawNetlinkSocket and saves
+ * every datagram the kernel sends back, as hex. These are the RTM_GETLINK, RTM_GETADDR,
+ * RTM_GETROUTE and RTM_GETRULE dumps, the acknowledgement of a successful change, and the
+ * NLMSG_ERROR replies to rejected requests. Next to them it stores the `ip` commands that
+ * built the state and the `ip -j -d` view of the same moment, which the tests use as the
+ * independent oracle.
  *
  * The requests are built by hand here, not with src/netlink, so that a codec bug cannot
  * shape its own fixtures.
@@ -18,7 +19,7 @@
  *   unshare --mount --net --propagation private sh -c \
  *     'mount -t tmpfs tmpfs /run; ip link set lo up; node scripts/capture-netlink-fixtures.mjs test/fixtures/netlink'
  *
- * It refuses to start unless `lo` is the only link, which is true only of a new namespace.
+ * It stops before any change unless `lo` is the only link, which is true only of a new namespace.
  * Output: OUTDIR/namespace-state.json.
  */
 
@@ -117,17 +118,17 @@ function ipJson(command) {
   return JSON.parse(run(command));
 }
 
-function refuseUnlessFreshNamespace() {
+function assertFreshNamespace() {
   const names = ipJson('ip -j link show').map((link) => link.ifname);
   if (names.length !== 1 || names[0] !== 'lo') {
     throw new Error(
-      `refusing to change this network namespace: it has links ${names.join(', ')}, but a new one has only lo. ` +
+      `will not change this network namespace: it has links ${names.join(', ')}, but a new one has only lo. ` +
         'Run the script inside `unshare --mount --net` as its header shows.',
     );
   }
 }
 
-/** One netlink message: the 16-byte header around `body`, padded to 4 bytes. */
+/** Returns one netlink message: the 16-byte header around `body`, padded to 4 bytes. */
 function netlinkMessage(type, flags, seq, body) {
   const length = NLMSG_HDRLEN + body.length;
   const message = Buffer.alloc((length + 3) & ~3);
@@ -140,7 +141,7 @@ function netlinkMessage(type, flags, seq, body) {
   return message;
 }
 
-/** One attribute: length, type, payload and padding. */
+/** Returns one attribute: length, type, payload and padding. */
 function attribute(type, payload) {
   const length = 4 + payload.length;
   const bytes = Buffer.alloc((length + 3) & ~3);
@@ -183,7 +184,7 @@ function ipv4(text) {
   return Buffer.from(text.split('.').map(Number));
 }
 
-/** Each message in a datagram as {type, seq}, read from the headers. */
+/** Returns each message in a datagram as {type, seq}, read from the headers. */
 function messageHeaders(datagram) {
   const headers = [];
   for (let offset = 0; offset + NLMSG_HDRLEN <= datagram.length; ) {
@@ -277,7 +278,7 @@ async function main() {
   const outputDirectory = process.argv[2];
   if (!outputDirectory) throw new Error('usage: node scripts/capture-netlink-fixtures.mjs OUTDIR');
 
-  refuseUnlessFreshNamespace();
+  assertFreshNamespace();
   for (const command of SETUP_COMMANDS) run(command);
   await sleep(SETTLE_MS);
 

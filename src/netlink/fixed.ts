@@ -11,8 +11,8 @@ import { Writer } from './writer.js';
 
 /**
  * Decodes the fixed struct at the start of `payload` and returns it with the offset where
- * attributes begin. A payload longer than the struct (from a newer kernel) is accepted.
- * Error offsets are relative to `payload`.
+ * attributes begin, right after the struct's size in this ABI. Error offsets are relative
+ * to `payload`.
  */
 export function readFixed<T>(payload: Buffer, layout: Structure<T>, structName: string): { fixed: T; attributesStart: number } {
   if (payload.length < layout.span) {

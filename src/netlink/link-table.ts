@@ -35,7 +35,8 @@ export const bridgeInfoTable = defineTable('linkinfo-bridge-attrs', [
   { type: 5, name: 'stp-state', kind: 'u32' },
   { type: 6, name: 'priority', kind: 'u16' },
   { type: 7, name: 'vlan-filtering', kind: 'u8' },
-  { type: 8, name: 'vlan-protocol', kind: 'u16' },
+  // The kernel writes the VLAN protocol in network byte order (nla_put_be16).
+  { type: 8, name: 'vlan-protocol', kind: 'u16be' },
   { type: 9, name: 'group-fwd-mask', kind: 'u16' },
   { type: 10, name: 'root-id', kind: 'binary' },
   { type: 11, name: 'bridge-id', kind: 'binary' },

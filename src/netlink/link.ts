@@ -116,8 +116,10 @@ function encodableLinkInfo(info: LinkInfo): Record<string, unknown> {
 
   const writer = new Writer();
   if (info.kind === 'veth') {
-    const peer = (data as VethInfo).peer;
+    const veth = data as VethInfo;
+    const peer = veth.peer;
     if (peer) writer.attribute(VETH_INFO_PEER, (w) => writeLinkBody(w, peer));
+    encodeAttributes(writer, vethInfoTable, { unknown: veth.unknown ?? [] });
   } else if (info.kind === 'bridge') {
     encodeAttributes(writer, bridgeInfoTable, data as Record<string, unknown>);
   } else {
@@ -132,10 +134,11 @@ export function decodeLink(message: Message): LinkMessage {
   return shiftDecodeErrors(message.payloadOffset, () => decodeLinkBody(message.payload));
 }
 
-function decodeLinkBody(body: Buffer): LinkMessage {
+// `depth` counts nested veth peers, so hostile input cannot recurse without bound.
+function decodeLinkBody(body: Buffer, depth = 0): LinkMessage {
   const { fixed, attributesStart } = readFixed(body, ifinfomsg, 'ifinfomsg');
-  const attributes = decodeAttributes(body, attributesStart, body.length, linkTable) as LinkAttributes;
-  if (attributes.linkinfo) decodeKindData(attributes.linkinfo, body);
+  const attributes = decodeAttributes(body, attributesStart, body.length, linkTable, depth) as LinkAttributes;
+  if (attributes.linkinfo) decodeKindData(attributes.linkinfo, body, depth);
 
   return {
     family: fixed.family,
@@ -147,21 +150,21 @@ function decodeLinkBody(body: Buffer): LinkMessage {
   };
 }
 
-function decodeKindData(info: LinkInfo, body: Buffer): void {
+function decodeKindData(info: LinkInfo, body: Buffer, depth: number): void {
   if (!Buffer.isBuffer(info.data)) return;
   const data = info.data;
   // The data is a view into `body`, so offsets within it shift by its position there.
   const base = data.byteOffset - body.byteOffset;
 
   if (info.kind === 'veth') {
-    const veth = decodeAttributes(body, base, base + data.length, vethInfoTable);
+    const veth = decodeAttributes(body, base, base + data.length, vethInfoTable, depth + 2);
     const peer = veth.peer as Buffer | undefined;
     const decoded: VethInfo = {};
-    if (peer) decoded.peer = shiftDecodeErrors(peer.byteOffset - body.byteOffset, () => decodeLinkBody(peer));
+    if (peer) decoded.peer = shiftDecodeErrors(peer.byteOffset - body.byteOffset, () => decodeLinkBody(peer, depth + 3));
     if (veth.unknown) decoded.unknown = veth.unknown;
     info.data = decoded;
   } else if (info.kind === 'bridge') {
-    info.data = decodeAttributes(body, base, base + data.length, bridgeInfoTable);
+    info.data = decodeAttributes(body, base, base + data.length, bridgeInfoTable, depth + 2);
   }
 }
 

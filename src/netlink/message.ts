@@ -6,6 +6,7 @@ import { NLMSG_HDRLEN, nlmsgAlign } from './align.js';
 import { decodeAttributes, defineTable } from './attributes.js';
 import { NLMSG_ERROR, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLMSGERR_ATTR_MSG, NLMSGERR_ATTR_OFFS } from './constants.js';
 import { DecodeError, type ExtendedAck } from './errors.js';
+import { shiftDecodeErrors } from './fixed.js';
 import { nlmsgerr, nlmsghdr } from './structs.js';
 
 /** One netlink message: the header fields and a view of its payload. */
@@ -78,7 +79,7 @@ export function decodeError(message: Message): ErrorPayload {
 
   const fixed = nlmsgerr.decode(message.payload, 0);
   const result: ErrorPayload = {
-    errno: -fixed.error,
+    errno: fixed.error === 0 ? 0 : -fixed.error,
     requestType: fixed.request.type,
     requestSeq: fixed.request.seq,
     extendedAck: {},
@@ -89,7 +90,9 @@ export function decodeError(message: Message): ErrorPayload {
     const echoed = message.flags & NLM_F_CAPPED ? NLMSG_HDRLEN : fixed.request.length;
     const start = 4 + nlmsgAlign(Math.min(echoed, message.payload.length - 4));
     if (start < message.payload.length) {
-      const attributes = decodeAttributes(message.payload, start, message.payload.length, extendedAckTable);
+      const attributes = shiftDecodeErrors(message.payloadOffset, () =>
+        decodeAttributes(message.payload, start, message.payload.length, extendedAckTable),
+      );
       if (typeof attributes.msg === 'string') result.extendedAck.message = attributes.msg;
       if (typeof attributes.offs === 'number') result.extendedAck.offset = attributes.offs;
     }

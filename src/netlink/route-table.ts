@@ -46,7 +46,8 @@ export const routeTable = defineTable('route-attrs', [
   { type: 25, name: 'uid', kind: 'u32' },
   { type: 26, name: 'ttl-propagate', kind: 'u8' },
   { type: 27, name: 'ip-proto', kind: 'u8' },
-  { type: 28, name: 'sport', kind: 'u16' },
-  { type: 29, name: 'dport', kind: 'u16' },
+  // Ports are in network byte order (the kernel reads them with nla_get_be16).
+  { type: 28, name: 'sport', kind: 'u16be' },
+  { type: 29, name: 'dport', kind: 'u16be' },
   { type: 30, name: 'nh-id', kind: 'u32' },
 ]);

@@ -339,6 +339,12 @@ class DumpIterator implements AsyncIterableIterator<Message> {
     if (this.pending && !this.ended) this.session.abandon(this.pending);
     this.ended = true;
     this.endError = null;
+    // A next() still waiting (possible with manual iteration) ends too.
+    if (this.waiting) {
+      const waiting = this.waiting;
+      this.waiting = null;
+      waiting.resolve({ value: undefined, done: true });
+    }
     return Promise.resolve({ value: undefined, done: true });
   }
 

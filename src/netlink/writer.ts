@@ -17,6 +17,7 @@ export class Writer {
     return this.length;
   }
 
+  // Callers must call reserve() before reading this.buffer: it may replace the buffer.
   private reserve(size: number): number {
     const start = this.length;
     if (start + size > this.buffer.length) {
@@ -29,32 +30,38 @@ export class Writer {
   }
 
   u8(value: number): this {
-    this.buffer.writeUInt8(value, this.reserve(1));
+    const at = this.reserve(1);
+    this.buffer.writeUInt8(value, at);
     return this;
   }
 
   u16(value: number): this {
-    this.buffer.writeUInt16LE(value, this.reserve(2));
+    const at = this.reserve(2);
+    this.buffer.writeUInt16LE(value, at);
     return this;
   }
 
   u16be(value: number): this {
-    this.buffer.writeUInt16BE(value, this.reserve(2));
+    const at = this.reserve(2);
+    this.buffer.writeUInt16BE(value, at);
     return this;
   }
 
   u32(value: number): this {
-    this.buffer.writeUInt32LE(value >>> 0, this.reserve(4));
+    const at = this.reserve(4);
+    this.buffer.writeUInt32LE(value >>> 0, at);
     return this;
   }
 
   s32(value: number): this {
-    this.buffer.writeInt32LE(value, this.reserve(4));
+    const at = this.reserve(4);
+    this.buffer.writeInt32LE(value, at);
     return this;
   }
 
   u64(value: bigint): this {
-    this.buffer.writeBigUInt64LE(value, this.reserve(8));
+    const at = this.reserve(8);
+    this.buffer.writeBigUInt64LE(value, at);
     return this;
   }
 
