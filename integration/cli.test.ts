@@ -2,7 +2,10 @@
  * The command's contract with operators: help, exit codes, and that bad input or a missing
  * privilege changes nothing on the host.
  */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import anyTest, { type TestFn } from 'ava';
+import { parse } from 'yaml';
 import { runCli, writeConfigFile } from './cli.js';
 import { insideRunnerSandbox, Sandbox } from './sandbox.js';
 
@@ -71,6 +74,25 @@ test('invalid configurations exit 2 and change nothing', async (t) => {
   t.is(missing.code, 2);
   t.regex(missing.stderr, /\/nonexistent\/algo-netns\.yaml/);
 
+  t.is(await hostSnapshot(sandbox), before, 'the host is untouched');
+});
+
+test('every configuration of the invalid corpus exits 2 and changes nothing', async (t) => {
+  const sandbox = await Sandbox.create();
+  t.teardown(() => sandbox.destroy());
+  const before = await hostSnapshot(sandbox);
+
+  const corpusPath = fileURLToPath(new URL('../../test/fixtures/config/invalid-configs.yaml', import.meta.url));
+  const corpus = parse(await readFile(corpusPath, 'utf8')) as { name: string; overrides: unknown; problems: { path: string }[] }[];
+  t.true(corpus.length >= 30, `the corpus has ${corpus.length} configurations`);
+
+  for (const entry of corpus) {
+    // JSON keeps keys such as __proto__ as data, as the YAML corpus does.
+    const path = await writeConfigFile('algo-netns.json', JSON.stringify(entry.overrides));
+    const result = await runCli(sandbox, ['up', '--config', path]);
+    t.is(result.code, 2, `${entry.name}: exit code`);
+    for (const problem of entry.problems) t.true(result.stderr.includes(problem.path), `${entry.name}: the message names ${problem.path}`);
+  }
   t.is(await hostSnapshot(sandbox), before, 'the host is untouched');
 });
 
