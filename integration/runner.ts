@@ -37,7 +37,7 @@ const OUTER_NETNS_VARIABLE = 'ALGO_NETNS_RUNNER_OUTER_NETNS';
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const AVA_CLI = `${PROJECT_ROOT}node_modules/.bin/ava`;
 const DEFAULT_TEST_GLOB = 'dist/integration/**/*.test.js';
-const AVA_OPTIONS = ['--tap', '--concurrency=2', '--timeout=5m'];
+const AVA_OPTIONS = ['--tap', '--concurrency=2', '--timeout=15m'];
 
 type SandboxKind = 'root' | 'user';
 
