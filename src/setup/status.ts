@@ -1,7 +1,8 @@
 /**
  * `status`: what of the topology exists now, per service, read from the live state.
  */
-import { IFF_LOWER_UP, IFF_UP } from '../netlink/constants.js';
+import { AF_INET, AF_INET6, IFF_LOWER_UP, IFF_UP, RT_TABLE_MAIN } from '../netlink/constants.js';
+import { routeTableOf } from '../netlink/route.js';
 import { addressText, listAddresses } from '../ops/addresses.js';
 import { openCurrentNamespace, openNamedNamespace, type NetnsHandle } from '../ops/handle.js';
 import { listLinks } from '../ops/links.js';
@@ -106,14 +107,17 @@ async function readNamespace(service: ServiceStatus, uplink: string, wireguardIn
     }
 
     const indexToName = new Map(service.links.map((link) => [link.index, link.name]));
+    const defaults = new Set<number>();
     for (const route of await listRoutes(ns)) {
-      if (route.table !== 254 && route.attributes.table !== 254) continue;
+      if (routeTableOf(route) !== RT_TABLE_MAIN) continue;
+      if (route.dstLength === 0) defaults.add(route.family);
       const destination = route.dstLength === 0 ? 'default' : `${route.attributes.dst}/${route.dstLength}`;
       const via = route.attributes.gateway ? ` via ${route.attributes.gateway}` : '';
       const dev = route.attributes.oif !== undefined ? ` dev ${indexToName.get(route.attributes.oif) ?? route.attributes.oif}` : '';
       service.routes.push(`${destination}${via}${dev}`);
     }
-    if (!service.routes.some((route) => route.startsWith('default'))) service.missing.push(`default route in ${service.namespace}`);
+    if (!defaults.has(AF_INET)) service.missing.push(`IPv4 default route in ${service.namespace}`);
+    if (!defaults.has(AF_INET6)) service.missing.push(`IPv6 default route in ${service.namespace}`);
   } finally {
     await ns.close();
   }
