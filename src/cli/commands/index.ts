@@ -1,9 +1,11 @@
 /** Every subcommand, in the order the main help lists them. */
 import type { Command } from '../command.js';
+import { checkCommand } from './check.js';
 import { configCommand } from './config.js';
 import { downCommand } from './down.js';
 import { planCommand } from './plan.js';
 import { statusCommand } from './status.js';
+import { systemdCommand } from './systemd.js';
 import { upCommand } from './up.js';
 
-export const COMMANDS: readonly Command[] = [upCommand, downCommand, planCommand, statusCommand, configCommand];
+export const COMMANDS: readonly Command[] = [upCommand, downCommand, planCommand, statusCommand, checkCommand, configCommand, systemdCommand];
