@@ -45,8 +45,8 @@ export function absentNamespace(name: string): NetnsHandle {
   };
 }
 
-// Answers dumps with an empty result and everything else with an error: ENODEV for reads
-// (as the kernel answers a get of a missing link), EROFS for changes.
+// Replies to dumps with an empty result and to everything else with an error: ENODEV for
+// reads (as the kernel does for a get of a missing link), EROFS for changes.
 class EmptyKernel implements NetlinkTransport {
   private listener: (datagram: Buffer) => void = () => undefined;
 

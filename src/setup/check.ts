@@ -1,7 +1,8 @@
 /**
- * `check`: the health of a running topology. Every wanted namespace, link, address, route
- * and rule; each service daemon inside its own namespace; WireGuard handshakes; the DNS
- * service addresses answering from inside the VPN namespaces.
+ * `check`: the health of a running topology. It verifies every wanted namespace, link,
+ * address, route and rule, and that each service daemon runs inside its own namespace. It
+ * also reads WireGuard handshakes and queries the DNS service addresses from inside the VPN
+ * namespaces.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,7 @@ import { status } from './status.js';
 import { isolationRules, serviceLayouts, type ServiceLayout } from './topology.js';
 
 export interface CheckResult {
-  /** What was checked, such as "namespace" or "dns-answers". */
+  /** Kind of check, such as "namespace" or "dns-answers". */
   check: string;
   /** The object checked, such as "wireguard-ns" or "172.16.0.1 from strongswan-ns". */
   target: string;
@@ -112,7 +113,7 @@ async function checkWireGuard(layout: ServiceLayout, handshakes: HealthReport['h
   return { check: 'wireguard', target, ok: true, detail: `${handshakes.length} peers, ${recent} with a handshake` };
 }
 
-// The service addresses must answer from inside every VPN namespace, as clients reach them.
+// Clients query the service addresses from inside the VPN namespaces, so the check does too.
 async function checkDns(layouts: ServiceLayout[], present: string[]): Promise<CheckResult[]> {
   const dns = layouts.find((layout) => layout.service === 'dns');
   if (!dns) return [];

@@ -1,7 +1,7 @@
 /**
- * A one-shot DNS query, run as its own process inside a namespace (through nsenter) by the
- * health check: `node dns-probe.js SERVER`. It prints the response code of the first answer
- * and exits 0, or exits 1 if no answer came within the time limit.
+ * A one-shot DNS query, run by the health check as its own process inside a namespace
+ * (through nsenter): `node dns-probe.js SERVER`. It prints the response code of the first
+ * response and exits 0, or exits 1 if none arrived within the time limit.
  */
 import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
@@ -9,7 +9,7 @@ import { isIPv6 } from 'node:net';
 const TIMEOUT_MS = 2000;
 const DNS_PORT = 53;
 
-/** A query for NS records of the root zone: every resolver can answer it from its hints or cache. */
+/** A query for NS records of the root zone, which every resolver can resolve from its hints or cache. */
 function rootQuery(id: number): Buffer {
   const query = Buffer.alloc(17);
   query.writeUInt16BE(id, 0);
@@ -27,7 +27,7 @@ const server = process.argv[2] ?? '';
 const socket = createSocket(isIPv6(server) ? 'udp6' : 'udp4');
 const id = Math.floor(Math.random() * 0x10000);
 const timer = setTimeout(() => {
-  process.stderr.write(`no answer from ${server} within ${TIMEOUT_MS} ms\n`);
+  process.stderr.write(`no DNS response from ${server} within ${TIMEOUT_MS} ms\n`);
   process.exit(1);
 }, TIMEOUT_MS);
 

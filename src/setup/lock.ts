@@ -17,8 +17,8 @@ export interface Lock {
 }
 
 /**
- * Takes the lock, waiting up to `timeoutSeconds` for another run to finish. `onWait` is told
- * the other run's pid once, when the lock is busy.
+ * Takes the lock, waiting up to `timeoutSeconds` for another run to finish. `onWait`
+ * receives the other run's pid once, when the lock is busy.
  */
 export async function acquireLock(directory: string, timeoutSeconds: number, onWait: (pid: string) => void): Promise<Lock> {
   await mkdir(directory, { recursive: true, mode: 0o700 });

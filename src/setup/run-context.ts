@@ -1,5 +1,5 @@
 /**
- * What one `up` run carries through its steps: the journal, the changes made so far, the
+ * The state of one `up` run across its steps: the journal, the changes made so far, the
  * inverse of each for rollback, and whether this is a dry run.
  */
 import type { Change } from '../ops/change.js';

@@ -30,7 +30,7 @@ export interface UpOptions extends RunOptions {
   rollback?: boolean;
 }
 
-/** An `up` that failed, after its changes were rolled back (or not, as `rolledBack` says). */
+/** An `up` that failed; `rolledBack` tells whether its changes were undone. */
 export class UpFailedError extends Error {
   override name = 'UpFailedError';
 
@@ -39,13 +39,14 @@ export class UpFailedError extends Error {
     readonly rolledBack: boolean,
     readonly rollbackProblems: string[],
   ) {
-    const outcome = rolledBack
-      ? rollbackProblems.length === 0
-        ? 'its changes were rolled back'
-        : `rolling back left problems: ${rollbackProblems.join('; ')}`
-      : 'its changes were kept (rollback is off); run up again to finish or down to remove them';
-    super(`${failure.message}; ${outcome}`, { cause: failure });
+    super(`${failure.message}; ${describeOutcome(rolledBack, rollbackProblems)}`, { cause: failure });
   }
+}
+
+function describeOutcome(rolledBack: boolean, problems: string[]): string {
+  if (!rolledBack) return 'its changes were kept (rollback is off); run up again to finish or down to remove them';
+  if (problems.length > 0) return `rolling back left problems: ${problems.join('; ')}`;
+  return 'its changes were rolled back';
 }
 
 /** Root namespace sysctls the topology needs: forwarding for both families. */
