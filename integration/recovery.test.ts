@@ -161,3 +161,58 @@ test('a failure midway rolls back what the run made', async (t) => {
   t.is((await runCli(sandbox, ['down', '--config', config])).code, 0);
   t.is(await hostState(sandbox), before, 'down removes them and keeps the foreign link');
 });
+
+test('collisions with the host are refused before anything changes', async (t) => {
+  const { sandbox, config } = await freshHost(t);
+
+  const cases: [string, string, RegExp][] = [
+    ['ip addr add 10.47.255.6/24 dev eth0', 'ip addr del 10.47.255.6/24 dev eth0', /address 10\.47\.255\.6\/24 on eth0 .* collides with strongswan\.transitIPv4/],
+    ['ip addr add 172.16.0.1/32 dev lo', 'ip addr del 172.16.0.1/32 dev lo', /address 172\.16\.0\.1\/32 on lo .* collides with dns\.serviceAddresses/],
+  ];
+  for (const [add, remove, expected] of cases) {
+    await sandbox.runShell(add);
+    const before = await hostState(sandbox);
+    const result = await runCli(sandbox, ['up', '--config', config]);
+    t.is(result.code, 1, add);
+    t.regex(result.stderr, expected);
+    t.is(await hostState(sandbox), before, `${add}: nothing changed`);
+    await sandbox.runShell(remove);
+  }
+
+  const uplink = await writeConfigFile('uplink.yaml', 'wireguard:\n  adoptInterface: eth0\n');
+  const before = await hostState(sandbox);
+  const adopted = await runCli(sandbox, ['up', '--config', uplink]);
+  t.is(adopted.code, 1);
+  t.regex(adopted.stderr, /adoptInterface is eth0, the uplink/);
+  t.is(await hostState(sandbox), before, 'the uplink stayed where it was');
+
+  const bridge = await writeConfigFile('bridge.yaml', 'wireguard:\n  adoptInterface: br9\n');
+  await sandbox.runShell('ip link add br9 type bridge');
+  const notTun = await runCli(sandbox, ['up', '--config', bridge]);
+  t.is(notTun.code, 1);
+  t.regex(notTun.stderr, /br9, which is a bridge, not a WireGuard or TUN interface/);
+});
+
+test('down leaves no lock file, and an unreadable state file has a way out', async (t) => {
+  const { sandbox, config, pristine } = await freshHost(t);
+  const forwarding = (await sandbox.run(['sysctl', '-n', 'net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'])).stdout.trim().split('\n');
+  t.is((await runCli(sandbox, ['up', '--config', config])).code, 0);
+  t.is((await runCli(sandbox, ['down', '--config', config])).code, 0);
+  t.is((await sandbox.runShell('ls -A /run/algo-netns 2>&1 || true')).stdout.trim(), 'ls: cannot access \'/run/algo-netns\': No such file or directory');
+
+  t.is((await runCli(sandbox, ['up', '--config', config])).code, 0);
+  await sandbox.runShell('printf \'{"version":1,"namesp\' > /run/algo-netns/state.json');
+  for (const command of ['up', 'down', 'status']) {
+    const result = await runCli(sandbox, [command, '--config', config]);
+    t.is(result.code, 1, command);
+    t.regex(result.stderr, /state file \/run\/algo-netns\/state\.json is unreadable .* algo-netns down --adopt/, command);
+  }
+
+  await sandbox.runShell('mv /run/algo-netns/state.json /run/algo-netns-state.json.broken');
+  const cleaned = await runCli(sandbox, ['down', '--adopt', '--config', config]);
+  t.is(cleaned.code, 0, cleaned.stderr);
+  await sandbox.runShell('rm /run/algo-netns-state.json.broken');
+  // Forwarding stays on: without the state file the earlier values are unknown.
+  await sandbox.run(['sysctl', '-qw', `net.ipv4.ip_forward=${forwarding[0]}`, `net.ipv6.conf.all.forwarding=${forwarding[1]}`]);
+  t.is(await hostState(sandbox), pristine);
+});

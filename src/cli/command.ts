@@ -14,9 +14,11 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
-/** Options every command takes, described once for the help texts. */
-export const COMMON_OPTIONS_HELP = `Options:
-  --config FILE   YAML or JSON file; whatever it omits keeps the built-in default
+/**
+ * Options every command takes, described once for the help texts. The "Options:" heading is
+ * added where a help text's first option line starts.
+ */
+export const COMMON_OPTIONS_HELP = `  --config FILE   YAML or JSON file; whatever it omits keeps the built-in default
   --verbose       log every netlink request and reply to stderr
   --help          show this help`;
 
@@ -51,4 +53,9 @@ export interface Command {
   /** Whether the command works on namespaces or routing and so needs root. */
   needsRoot: boolean;
   run(context: CommandContext): Promise<number>;
+}
+
+/** Returns "1 change" or "N changes". */
+export function countChanges(count: number): string {
+  return count === 1 ? '1 change' : `${count} changes`;
 }

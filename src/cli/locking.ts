@@ -8,16 +8,22 @@ export const DEFAULT_LOCK_TIMEOUT_SECONDS = 60;
 
 export const LOCK_OPTION: Record<string, OptionSpec> = { 'lock-timeout': { type: 'string' } };
 
-export const LOCK_OPTION_HELP = `  --lock-timeout SECONDS  wait this long for another algo-netns run to finish (default ${DEFAULT_LOCK_TIMEOUT_SECONDS})`;
+export const LOCK_OPTION_HELP = `  --lock-timeout SECONDS
+                  wait this long for another algo-netns run to finish (default ${DEFAULT_LOCK_TIMEOUT_SECONDS})`;
 
-/** Runs `work` while holding the state directory's lock. */
-export async function withRunLock<T>(context: CommandContext, work: (config: TopologyConfig) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` while holding the state directory's lock. With `removeAfter` the lock file is
+ * deleted before the lock is released, so `down` leaves no file behind.
+ */
+export async function withRunLock<T>(context: CommandContext, work: (config: TopologyConfig) => Promise<T>, removeAfter = false): Promise<T> {
   const timeout = lockTimeout(context.options['lock-timeout']);
   const lock = await acquireLock(context.config.stateDirectory, timeout, (pid) =>
     context.streams.stderr.write(`waiting up to ${timeout} s for another algo-netns run (pid ${pid}) to finish\n`),
   );
   try {
-    return await work(context.config);
+    const result = await work(context.config);
+    if (removeAfter) await lock.remove();
+    return result;
   } finally {
     await lock.release();
   }

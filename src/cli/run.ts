@@ -2,6 +2,7 @@
  * Argument parsing, dispatch and exit codes of the command, separate from process globals
  * so that tests can run it.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../setup/config-load.js';
 import { ConfigError } from '../setup/errors.js';
@@ -23,15 +24,35 @@ in network namespaces of their own.
 Commands:
 ${list}
 
+Options:
 ${COMMON_OPTIONS_HELP}
+  --version       print the version
 
 Exit codes: 0 success, 1 failure, 2 bad usage or configuration.
 Run "algo-netns <command> --help" for the options of one command.`;
 }
 
+// Puts "Options:" above the first option line of a command's help text.
+function withOptionsHeading(help: string): string {
+  const lines = help.split('\n');
+  const first = lines.findIndex((line) => line.startsWith('  -'));
+  if (first !== -1) lines.splice(first, 0, 'Options:');
+  return lines.join('\n');
+}
+
+/** Returns the version in package.json. */
+export function packageVersion(): string {
+  const manifest = readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(manifest) as { version: string }).version;
+}
+
 /** Runs the command line `argv` (without "node" and the script) and returns the exit code. */
 export async function run(argv: string[], streams: Streams): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    streams.stdout.write(`algo-netns ${packageVersion()}\n`);
+    return EXIT_OK;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     streams.stdout.write(`${mainHelp()}\n`);
     return name === undefined ? EXIT_USAGE : EXIT_OK;
@@ -47,7 +68,7 @@ export async function run(argv: string[], streams: Streams): Promise<number> {
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   if (values.help) {
-    streams.stdout.write(`${command.help}\n`);
+    streams.stdout.write(`${withOptionsHeading(command.help)}\n`);
     return EXIT_OK;
   }
 
@@ -98,7 +119,15 @@ function parseCommandLine(command: Command, args: string[], streams: Streams): {
     }
     return { values: values as ParsedValues, positionals };
   } catch (error) {
-    streams.stderr.write(`algo-netns ${command.name}: ${(error as Error).message}. Run "algo-netns ${command.name} --help".\n`);
+    streams.stderr.write(`algo-netns ${command.name}: ${describeParseError(error as Error & { code?: string })}. Run "algo-netns ${command.name} --help".\n`);
     return EXIT_USAGE;
   }
+}
+
+// parseArgs explains how to pass a positional that starts with "-"; an operator needs less.
+function describeParseError(error: Error & { code?: string }): string {
+  const option = /'(-[^']*)'/.exec(error.message)?.[1];
+  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) return `unknown option ${option}`;
+  if (error.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) return `option ${option} needs a value`;
+  return error.message;
 }

@@ -5,6 +5,7 @@
  */
 import { RtnlSession, type SessionOptions } from '../netlink/session.js';
 import { SocketTransport } from '../netlink/socket-transport.js';
+import { namespaceExists, NamespaceError, NETNS_RUN_DIR } from './netns.js';
 import { startRelay } from './relay/client.js';
 import { readSysctl, writeSysctl } from './sysctl.js';
 
@@ -40,6 +41,7 @@ export function openCurrentNamespace(options: SessionOptions = {}): NetnsHandle 
 
 /** Opens a handle on the named namespace, through a relay started inside it. */
 export async function openNamedNamespace(name: string, options: SessionOptions = {}): Promise<NetnsHandle> {
+  if (!(await namespaceExists(name))) throw new NamespaceError(name, 'not-found', `network namespace ${name} not found under ${NETNS_RUN_DIR}`);
   const relay = await startRelay(name);
   const session = new RtnlSession(relay, options);
   return {

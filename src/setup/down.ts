@@ -6,7 +6,7 @@
 import { type Change } from '../ops/change.js';
 import { ensureSysctl } from '../ops/ensure-sysctl.js';
 import { openCurrentNamespace, openNamedNamespace, ROOT_LABEL, type NetnsHandle } from '../ops/handle.js';
-import { ensureLinkInNamespace, getLink, listLinks, removeLink } from '../ops/links.js';
+import { ensureLinkInNamespace, getLink, linkKind, listLinks, removeLink } from '../ops/links.js';
 import { deleteNamespace, namespaceExists, pidsInNamespace } from '../ops/netns.js';
 import { deleteRouteMessage, listRoutes } from '../ops/routes.js';
 import { deleteRuleMessage, listRules } from '../ops/rules.js';
@@ -22,8 +22,14 @@ export interface DownResult {
   elapsedMs: number;
 }
 
+export interface DownOptions {
+  onChange?: (change: Change) => void;
+  /** Also remove the namespaces and veth links the configuration names, whoever made them. */
+  adopt?: boolean;
+}
+
 /** Removes the topology. Running it when nothing is up changes nothing. */
-export async function down(config: TopologyConfig, options: { onChange?: (change: Change) => void } = {}): Promise<DownResult> {
+export async function down(config: TopologyConfig, options: DownOptions = {}): Promise<DownResult> {
   const started = performance.now();
   const result: DownResult = { changes: [], remainingProcesses: [], elapsedMs: 0 };
   const record = (changes: Change[]): void => {
@@ -53,15 +59,18 @@ export async function down(config: TopologyConfig, options: { onChange?: (change
     }
 
     // Ours: links with the owner alias, and links journaled by a run killed before it set one.
+    const configured = new Set(serviceLayouts(config).map((layout) => layout.hostInterface));
     for (const link of await listLinks(root)) {
       const name = link.attributes.ifname;
-      if (name && (link.attributes.ifalias === OWNER_ALIAS || state.links.includes(name))) record(await removeLink(root, name));
+      if (!name) continue;
+      const adopted = options.adopt === true && configured.has(name) && linkKind(link) === 'veth';
+      if (link.attributes.ifalias === OWNER_ALIAS || state.links.includes(name) || adopted) record(await removeLink(root, name));
     }
     state.links = [];
     await writeState(config.stateDirectory, state);
 
     const names = new Set([...state.namespaces]);
-    for (const layout of serviceLayouts(config)) if (state.namespaces.includes(layout.namespace)) names.add(layout.namespace);
+    for (const layout of serviceLayouts(config)) if (options.adopt) names.add(layout.namespace);
     for (const name of names) {
       if (await namespaceExists(name)) {
         const pids = await pidsInNamespace(name);

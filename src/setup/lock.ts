@@ -2,7 +2,7 @@
  * One run at a time: `up` and `down` hold an exclusive flock on a file in the state
  * directory, so two runs never interleave their changes.
  */
-import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HelperError, runHelper } from '../ops/spawn.js';
 import { SetupError } from './setup-error.js';
@@ -13,6 +13,8 @@ const LOCK_FILE = 'lock';
 const FLOCK_GAVE_UP = 1;
 
 export interface Lock {
+  /** Deletes the lock file while still holding the lock, for a `down` that leaves no trace. */
+  remove(): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -23,28 +25,47 @@ export interface Lock {
 export async function acquireLock(directory: string, timeoutSeconds: number, onWait: (pid: string) => void): Promise<Lock> {
   await mkdir(directory, { recursive: true, mode: 0o700 });
   const path = join(directory, LOCK_FILE);
-  const handle = await open(path, 'a+', 0o600);
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let told = false;
 
-  try {
-    // flock(1) locks the open file description it inherits as fd 3, which stays open in this
-    // process after flock exits, so the lock lasts until the handle is closed.
-    if (!(await tryFlock(handle, ['--nonblock']))) {
-      onWait(await holderPid(path));
-      if (!(await tryFlock(handle, ['--timeout', String(timeoutSeconds)]))) {
-        throw new SetupError(
-          `another algo-netns run (pid ${await holderPid(path)}) still holds ${path} after ${timeoutSeconds} s; ` +
-            'wait for it to finish, or raise --lock-timeout',
-        );
+  // A run that removes the lock file (down does) leaves waiters holding the old inode, so
+  // after each lock the file on disk must still be the one locked; if not, start over.
+  for (;;) {
+    const handle = await open(path, 'a+', 0o600);
+    try {
+      if (!(await tryFlock(handle, ['--nonblock']))) {
+        if (!told) onWait(await holderPid(path));
+        told = true;
+        const left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
+        if (!(await tryFlock(handle, ['--timeout', String(left)]))) {
+          throw new SetupError(
+            `another algo-netns run (pid ${await holderPid(path)}) still holds ${path} after ${timeoutSeconds} s; ` +
+              'wait for it to finish, or raise --lock-timeout',
+          );
+        }
       }
+      if (await sameFile(handle, path)) {
+        await handle.truncate(0);
+        await handle.write(`${process.pid}\n`, 0);
+        return {
+          remove: async () => {
+            await rm(path, { force: true });
+            await rmdir(directory).catch(() => undefined); // Other files are still there: keep it.
+          },
+          release: () => handle.close(),
+        };
+      }
+    } catch (error) {
+      await handle.close();
+      throw error;
     }
-    await handle.truncate(0);
-    await handle.write(`${process.pid}\n`, 0);
-  } catch (error) {
     await handle.close();
-    throw error;
   }
+}
 
-  return { release: () => handle.close() };
+async function sameFile(handle: FileHandle, path: string): Promise<boolean> {
+  const [held, onDisk] = await Promise.all([handle.stat(), stat(path).catch(() => null)]);
+  return onDisk !== null && held.ino === onDisk.ino && held.dev === onDisk.dev;
 }
 
 async function tryFlock(handle: FileHandle, mode: string[]): Promise<boolean> {

@@ -5,6 +5,7 @@
  */
 import { mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SetupError } from './setup-error.js';
 
 export interface TopologyState {
   version: 1;
@@ -34,9 +35,28 @@ export async function readState(directory: string): Promise<TopologyState> {
     throw error;
   }
 
-  const parsed = JSON.parse(text) as Partial<TopologyState>;
-  if (parsed.version !== 1) throw new Error(`state file ${join(directory, STATE_FILE)} has unknown version ${String(parsed.version)}`);
-  return { ...emptyState(), ...parsed } as TopologyState;
+  const path = join(directory, STATE_FILE);
+  let parsed: Partial<TopologyState>;
+  try {
+    parsed = JSON.parse(text) as Partial<TopologyState>;
+  } catch (error) {
+    throw unreadable(path, (error as Error).message);
+  }
+  if (typeof parsed !== 'object' || parsed === null || parsed.version !== 1) throw unreadable(path, 'not a version 1 state record');
+
+  const state = { ...emptyState(), ...parsed } as TopologyState;
+  const listsOfNames = [state.namespaces, state.links, state.adoptedLinks.map((link) => link.name)];
+  if (!listsOfNames.every((list) => Array.isArray(list) && list.every((name) => typeof name === 'string'))) {
+    throw unreadable(path, 'a list of names holds something else');
+  }
+  return state;
+}
+
+function unreadable(path: string, reason: string): SetupError {
+  return new SetupError(
+    `state file ${path} is unreadable (${reason}); it records what up created. ` +
+      `Move it aside, then run "algo-netns down --adopt" to remove the namespaces and links the configuration names`,
+  );
 }
 
 /** Writes the state file atomically (write, then rename), so a crash never leaves half a file. */

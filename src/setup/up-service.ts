@@ -1,5 +1,6 @@
 /** The part of `up` that builds one service namespace and its link to the root namespace. */
 import { absentNamespace } from '../ops/absent.js';
+import { ConflictError } from '../ops/change.js';
 import { ensureAddress } from '../ops/addresses.js';
 import { ensureSysctl } from '../ops/ensure-sysctl.js';
 import { openNamedNamespace, type NetnsHandle } from '../ops/handle.js';
@@ -77,9 +78,12 @@ export async function buildService(run: RunContext, ns: NetnsHandle, layout: Ser
     [root, layout.hostInterface],
     [ns, uplink],
   ] as const) {
-    // The slash form keeps an interface name with a dot in it one key component.
+    // The slash form keeps an interface name with a dot in it one key component. Without
+    // duplicate address detection the link-local address, which IPv6 neighbour discovery
+    // uses, works as soon as the link is up instead of seconds later.
     run.record((await ensureSysctl(handle, `net/ipv4/conf/${link}/rp_filter`, '1', { dryRun })).changes);
     run.record((await ensureSysctl(handle, `net/ipv6/conf/${link}/accept_ra`, '0', { dryRun })).changes);
+    run.record((await ensureSysctl(handle, `net/ipv6/conf/${link}/accept_dad`, '0', { dryRun })).changes);
   }
 
   for (const address of layout.hostAddresses) run.record(await ensureAddress(root, layout.hostInterface, address, { noDad: true, dryRun }));
@@ -95,7 +99,8 @@ export async function buildService(run: RunContext, ns: NetnsHandle, layout: Ser
     const nextHop = prefix.includes(':') ? layout.nextHops[6] : layout.nextHops[4];
     const spec: RouteSpec = { destination: prefix, gateway: nextHop, device: layout.hostInterface, protocol };
     const replaceOnlyProtocol = run.adopt ? undefined : protocol;
-    run.record(await ensureRoute(root, spec, { dryRun, replaceOnlyProtocol }), async () => void (await removeRoute(root, spec)));
+    const changes = await withHint(ensureRoute(root, spec, { dryRun, replaceOnlyProtocol }), 'remove it, or pass --adopt to take it over');
+    run.record(changes, async () => void (await removeRoute(root, spec)));
   }
 
   for (const address of layout.loopbackAddresses) run.record(await ensureAddress(ns, 'lo', address, { noDad: true, dryRun }));
@@ -120,5 +125,16 @@ async function ensureHostLink(run: RunContext, ns: NetnsHandle, layout: ServiceL
   }
 
   const pair = { name, peerName: layout.namespaceInterface, alias: OWNER_ALIAS };
-  run.record(await ensureVethPair(run.root, ns, pair, { dryRun: run.dryRun }), async () => void (await removeLink(run.root, name)));
+  const hint = 'if it is left from an earlier configuration, run algo-netns down with that configuration first';
+  run.record(await withHint(ensureVethPair(run.root, ns, pair, { dryRun: run.dryRun }), hint), async () => void (await removeLink(run.root, name)));
+}
+
+// A conflict found by an operation becomes a SetupError with what the operator can do.
+async function withHint<T>(operation: Promise<T>, hint: string): Promise<T> {
+  try {
+    return await operation;
+  } catch (error) {
+    if (error instanceof ConflictError) throw new SetupError(`${error.message}; ${hint}`);
+    throw error;
+  }
 }

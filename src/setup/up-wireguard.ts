@@ -30,8 +30,14 @@ export async function buildWireGuard(run: RunContext, ns: NetnsHandle, wireguard
 
 // An interface made by someone else (wireguard-go): journaled so that `down` moves it back.
 async function prepareAdopted(run: RunContext, ns: NetnsHandle, name: string): Promise<boolean> {
-  if (!(await getLink(run.root, name))) {
+  const link = await getLink(run.root, name);
+  if (!link) {
     throw new SetupError(`wireguard.adoptInterface names ${name}, but there is no link ${name} in the root namespace; start wireguard-go ${name} first`);
+  }
+  // wireguard-go makes a TUN device; anything else (the uplink, a bridge) must never move.
+  const kind = linkKind(link);
+  if (kind !== 'tun' && kind !== 'wireguard') {
+    throw new SetupError(`wireguard.adoptInterface names ${name}, which is a ${kind ?? 'device without a kind'}, not a WireGuard or TUN interface; it was not moved`);
   }
   if (!run.state.adoptedLinks.some((link) => link.name === name)) {
     run.state.adoptedLinks.push({ name, namespace: ns.label });

@@ -10,6 +10,7 @@ import { ensureRule, removeRule } from '../ops/rules.js';
 import type { TopologyConfig } from './config.js';
 import { down } from './down.js';
 import { RunContext, type RunOptions } from './run-context.js';
+import { preflight } from './preflight.js';
 import { applyServices } from './services.js';
 import { readState } from './state.js';
 import { isolationRules, serviceLayouts } from './topology.js';
@@ -66,6 +67,7 @@ export async function up(config: TopologyConfig, options: UpOptions = {}): Promi
 
   try {
     uplink = await findUplink(root, config.uplink);
+    await preflight(root, config, uplink);
     await ensureRootSysctls(run);
 
     for (const layout of serviceLayouts(config)) {

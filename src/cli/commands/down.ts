@@ -1,5 +1,5 @@
 import { down } from '../../setup/down.js';
-import { COMMON_OPTIONS_HELP, EXIT_OK, type Command } from '../command.js';
+import { COMMON_OPTIONS_HELP, countChanges, EXIT_OK, type Command } from '../command.js';
 import { LOCK_OPTION, LOCK_OPTION_HELP, withRunLock } from '../locking.js';
 
 export const downCommand: Command = {
@@ -11,14 +11,17 @@ Removes the namespaces, links, routes and rules that up created, moves an adopte
 interface back to the root namespace, and restores the root namespace's sysctls.
 Objects algo-netns did not create are left alone. Needs root.
 
+  --adopt         also remove the namespaces and veth links the configuration names, as if
+                  up had created them (to clean up after a lost or unreadable state file)
 ${LOCK_OPTION_HELP}
 ${COMMON_OPTIONS_HELP}`,
-  options: { ...LOCK_OPTION },
+  options: { adopt: { type: 'boolean' }, ...LOCK_OPTION },
   needsRoot: true,
 
   async run(context) {
     const { stdout } = context.streams;
-    const result = await withRunLock(context, (config) => down(config, { onChange: (change) => stdout.write(`- ${change}\n`) }));
+    const adopt = context.options.adopt === true;
+    const result = await withRunLock(context, (config) => down(config, { adopt, onChange: (change) => stdout.write(`- ${change}\n`) }), true);
 
     for (const remaining of result.remainingProcesses) {
       stdout.write(
@@ -28,7 +31,7 @@ ${COMMON_OPTIONS_HELP}`,
     }
     const took = `${Math.round(result.elapsedMs)} ms`;
     if (result.changes.length === 0) stdout.write(`down: no change, nothing of the topology was there (${took})\n`);
-    else stdout.write(`down: ${result.changes.length} changes made in ${took}\n`);
+    else stdout.write(`down: ${countChanges(result.changes.length)} made in ${took}\n`);
     return EXIT_OK;
   },
 };

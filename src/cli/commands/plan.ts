@@ -1,5 +1,5 @@
 import { up } from '../../setup/up.js';
-import { COMMON_OPTIONS_HELP, EXIT_OK, type Command, type CommandContext } from '../command.js';
+import { COMMON_OPTIONS_HELP, countChanges, EXIT_OK, type Command, type CommandContext } from '../command.js';
 
 export const planCommand: Command = {
   name: 'plan',
@@ -33,6 +33,6 @@ export async function printPlan(context: CommandContext, adopt: boolean, json: b
   for (const change of result.changes) stdout.write(`+ ${change}\n`);
   for (const notice of result.notices) stdout.write(`notice: ${notice}\n`);
   if (result.changes.length === 0) stdout.write('plan: no change, the topology is already up\n');
-  else stdout.write(`plan: ${result.changes.length} changes\n`);
+  else stdout.write(`plan: ${countChanges(result.changes.length)}\n`);
   return EXIT_OK;
 }

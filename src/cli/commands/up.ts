@@ -1,5 +1,5 @@
 import { up } from '../../setup/up.js';
-import { COMMON_OPTIONS_HELP, EXIT_OK, type Command } from '../command.js';
+import { COMMON_OPTIONS_HELP, countChanges, EXIT_OK, type Command } from '../command.js';
 import { LOCK_OPTION, LOCK_OPTION_HELP, withRunLock } from '../locking.js';
 import { printPlan } from './plan.js';
 
@@ -37,7 +37,7 @@ ${COMMON_OPTIONS_HELP}`,
     for (const notice of result.notices) stdout.write(`notice: ${notice}\n`);
     const took = `${Math.round(result.elapsedMs)} ms`;
     if (result.changes.length === 0) stdout.write(`up: no change, the topology is already up (${took})\n`);
-    else stdout.write(`up: ${result.changes.length} changes made in ${took}\n`);
+    else stdout.write(`up: ${countChanges(result.changes.length)} made in ${took}\n`);
     return EXIT_OK;
   },
 };
