@@ -205,7 +205,7 @@ test('down leaves no lock file, and an unreadable state file has a way out', asy
   for (const command of ['up', 'down', 'status']) {
     const result = await runCli(sandbox, [command, '--config', config]);
     t.is(result.code, 1, command);
-    t.regex(result.stderr, /state file \/run\/algo-netns\/state\.json is unreadable .* algo-netns down --adopt/, command);
+    t.regex(result.stderr, /state file \/run\/algo-netns\/state\.json is unreadable .*"algo-netns down --adopt"/, command);
   }
 
   await sandbox.runShell('mv /run/algo-netns/state.json /run/algo-netns-state.json.broken');
