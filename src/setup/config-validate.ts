@@ -7,7 +7,7 @@
 import { isAbsolute } from 'node:path';
 
 import { parseInterfaceAddress, parsePrefix, PrefixError, type IpPrefix } from './cidr.js';
-import type { DnsConfig, StrongSwanConfig, TopologyConfig, WireGuardConfig } from './config.js';
+import type { DnsConfig, FirewallConfig, StrongSwanConfig, TopologyConfig, WireGuardConfig } from './config.js';
 import { checkCrossFieldRules } from './config-cross-check.js';
 import { ConfigError, describeValue, isPlainMapping, ProblemList } from './errors.js';
 
@@ -216,8 +216,14 @@ const checkRouteProtocol = integerIn(
 );
 
 function checkAbsolutePath(value: unknown, path: string, problems: ProblemList): void {
-  const expected = 'an absolute directory path such as /run/algo-netns';
+  checkAbsolute(value, path, problems, 'an absolute directory path such as /run/algo-netns');
+}
 
+function checkAbsoluteFilePath(value: unknown, path: string, problems: ProblemList): void {
+  checkAbsolute(value, path, problems, 'an absolute file path such as /etc/wireguard/wg0.conf');
+}
+
+function checkAbsolute(value: unknown, path: string, problems: ProblemList, expected: string): void {
   if (typeof value !== 'string') {
     problems.add(path, value, `${describeValue(value)} is not a string`, expected);
   } else if (value.includes('\0')) {
@@ -448,6 +454,7 @@ const WIREGUARD_FIELDS: FieldTable<WireGuardConfig> = {
   addresses: listOf(checkInterfaceAddress, 'interface addresses such as 10.49.0.1/16'),
   clientPools: listOf(checkNetwork, 'networks such as 10.49.0.0/16'),
   adoptInterface: nullable(checkInterfaceName, 'to create the interface with the kernel module'),
+  configFile: nullable(checkAbsoluteFilePath, 'to leave keys and peers unset'),
 };
 
 const STRONGSWAN_FIELDS: FieldTable<StrongSwanConfig> = {
@@ -458,6 +465,12 @@ const STRONGSWAN_FIELDS: FieldTable<StrongSwanConfig> = {
 const DNS_FIELDS: FieldTable<DnsConfig> = {
   ...SERVICE_FIELDS,
   serviceAddresses: listOf(checkHostPrefix, 'host prefixes such as 172.16.0.1/32'),
+  resolvConf: checkBoolean,
+};
+
+const FIREWALL_FIELDS: FieldTable<FirewallConfig> = {
+  enabled: checkBoolean,
+  egressNat: checkBoolean,
 };
 
 const TOP_LEVEL_FIELDS: FieldTable<TopologyConfig> = {
@@ -468,4 +481,5 @@ const TOP_LEVEL_FIELDS: FieldTable<TopologyConfig> = {
   wireguard: mappingOf(WIREGUARD_FIELDS),
   strongswan: mappingOf(STRONGSWAN_FIELDS),
   dns: mappingOf(DNS_FIELDS),
+  firewall: mappingOf(FIREWALL_FIELDS),
 };

@@ -34,6 +34,11 @@ export interface WireGuardConfig extends ServiceNamespaceConfig {
    * wireguard-go, say) to move into the namespace. Null means create one with the kernel module.
    */
   adoptInterface: string | null;
+  /**
+   * A wg-quick style file (Algo writes /etc/wireguard/wg0.conf) whose keys and peers `up` sets
+   * on the interface with `wg setconf`, and whose Address and MTU lines it applies. Null skips it.
+   */
+  configFile: string | null;
 }
 
 export interface StrongSwanConfig extends ServiceNamespaceConfig {
@@ -44,6 +49,21 @@ export interface StrongSwanConfig extends ServiceNamespaceConfig {
 export interface DnsConfig extends ServiceNamespaceConfig {
   /** Addresses the resolver answers on, held only by the DNS namespace. */
   serviceAddresses: string[];
+  /**
+   * Whether `up` writes /etc/netns/NAME/resolv.conf for each service namespace, naming the
+   * service addresses as its name servers (`ip netns exec` mounts it over /etc/resolv.conf).
+   */
+  resolvConf: boolean;
+}
+
+export interface FirewallConfig {
+  /**
+   * Whether `up` applies the nftables table `inet algo_netns`: the DNAT of IKE and ESP to
+   * strongSwan's namespace, egress NAT, and the stateful isolation rules.
+   */
+  enabled: boolean;
+  /** Whether the table masquerades the client pools and transit networks out of the uplink. */
+  egressNat: boolean;
 }
 
 export interface TopologyConfig {
@@ -58,6 +78,7 @@ export interface TopologyConfig {
   wireguard: WireGuardConfig;
   strongswan: StrongSwanConfig;
   dns: DnsConfig;
+  firewall: FirewallConfig;
 }
 
 export type ServiceName = 'wireguard' | 'strongswan' | 'dns';
@@ -82,6 +103,7 @@ export function defaultConfig(): TopologyConfig {
       addresses: ['10.49.0.1/16', '2001:db8:a160::1/48'],
       clientPools: ['10.49.0.0/16', '2001:db8:a160::/48'],
       adoptInterface: null,
+      configFile: null,
     },
     strongswan: {
       enabled: true,
@@ -100,6 +122,11 @@ export function defaultConfig(): TopologyConfig {
       transitIPv4: '10.47.255.8/30',
       transitIPv6: 'fd47:255::8/126',
       serviceAddresses: ['172.16.0.1/32', 'fd00::1/128'],
+      resolvConf: true,
+    },
+    firewall: {
+      enabled: true,
+      egressNat: true,
     },
   };
 }

@@ -23,7 +23,6 @@ export interface Lock {
  * receives the other run's pid once, when the lock is busy.
  */
 export async function acquireLock(directory: string, timeoutSeconds: number, onWait: (pid: string) => void): Promise<Lock> {
-  await mkdir(directory, { recursive: true, mode: 0o700 });
   const path = join(directory, LOCK_FILE);
   const deadline = Date.now() + timeoutSeconds * 1000;
   let told = false;
@@ -31,7 +30,7 @@ export async function acquireLock(directory: string, timeoutSeconds: number, onW
   // A run that removes the lock file (down does) leaves waiters holding the old inode, so
   // after each lock the file on disk must still be the one locked; if not, start over.
   for (;;) {
-    const handle = await open(path, 'a+', 0o600);
+    const handle = await openLockFile(directory, path);
     try {
       if (!(await tryFlock(handle, ['--nonblock']))) {
         if (!told) onWait(await holderPid(path));
@@ -60,6 +59,19 @@ export async function acquireLock(directory: string, timeoutSeconds: number, onW
       throw error;
     }
     await handle.close();
+  }
+}
+
+// A finishing down removes the file and then its folder, so either may vanish between the
+// mkdir and the open; that only means trying again.
+async function openLockFile(directory: string, path: string): Promise<FileHandle> {
+  for (;;) {
+    await mkdir(directory, { recursive: true, mode: 0o700 });
+    try {
+      return await open(path, 'a+', 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
   }
 }
 
