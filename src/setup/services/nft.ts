@@ -36,9 +36,13 @@ export async function readTable(nft: string): Promise<LiveTable | null> {
     throw error;
   }
 
-  // The table comment is the first statement inside the table's braces.
-  const comment = /^table [^\n]*\{\n\s*comment "([^"\n]*)"/.exec(stdout);
-  return { comment: comment?.[1] ?? null };
+  // The table comment is the first statement inside the table's braces. nft may print other
+  // lines first (warnings), so the table line is searched for, not assumed at the start.
+  const header = new RegExp(`^table ${TABLE_FAMILY} ${TABLE_NAME} \\{\\n\\s*(?:comment "([^"\\n]*)")?`, 'm').exec(stdout);
+  if (!header) {
+    throw new SetupError(`nft list table ${TABLE_FAMILY} ${TABLE_NAME} succeeded but printed no such table: ${stdout.trim().slice(0, 300)}`);
+  }
+  return { comment: header[1] ?? null };
 }
 
 /** Reports whether a live table is one that algo-netns wrote. */

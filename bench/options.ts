@@ -1,0 +1,73 @@
+/** Command-line options of `npm run bench`, and the sizes each mode runs at. */
+
+export type BenchMode = 'quick' | 'full' | 'long';
+
+export type SuiteName = 'dump' | 'decode' | 'topology' | 'scale';
+
+export const SUITE_NAMES: readonly SuiteName[] = ['dump', 'decode', 'topology', 'scale'];
+
+export interface BenchOptions {
+  mode: BenchMode;
+  json: boolean;
+  /** Suites to run, in their fixed order. */
+  suites: SuiteName[];
+  /** Folder for a CPU profile of our dump, or null for none. */
+  cpuProfileDirectory: string | null;
+}
+
+/** Sizes and repetitions per mode. */
+export interface BenchSizes {
+  /** Routes installed for the dump and decode benchmarks. */
+  routes: number;
+  /** Runs of each dump peer; the median is reported. */
+  dumpRuns: number;
+  /** Timed passes of each decoder over the captured replies. */
+  decodePasses: number;
+  /** Rounds of up, down and the ip script. */
+  topologyRounds: number;
+  /** Service namespace counts for the scale benchmark. */
+  scaleCounts: number[];
+  /** Whether pyroute2 runs on this size (it is slow enough to dominate the long mode). */
+  runPyroute2: boolean;
+}
+
+export const SIZES: Record<BenchMode, BenchSizes> = {
+  quick: { routes: 10_000, dumpRuns: 3, decodePasses: 5, topologyRounds: 3, scaleCounts: [1, 16], runPyroute2: true },
+  full: { routes: 100_000, dumpRuns: 5, decodePasses: 7, topologyRounds: 7, scaleCounts: [1, 16, 64, 256], runPyroute2: true },
+  long: { routes: 1_000_000, dumpRuns: 3, decodePasses: 3, topologyRounds: 7, scaleCounts: [1, 16, 64, 256], runPyroute2: false },
+};
+
+export const USAGE = `Usage: npm run bench -- [--quick | --long] [--json] [--only=SUITE[,SUITE]] [--cpu-prof=DIR]
+
+  --quick        10,000 routes, 3 rounds, 1 and 16 namespaces (under two minutes)
+  --long         1,000,000 routes (the streaming memory target)
+  --json         print one JSON object { machine, results } instead of a table
+  --only=LIST    run only these suites: ${SUITE_NAMES.join(', ')}
+  --cpu-prof=DIR profile one more dump of ours (the dump only, not start-up), write the
+                 .cpuprofile into DIR and print its top functions on stderr; DIR must
+                 be outside /run, which the sandbox hides
+`;
+
+/** Parses argv; throws an Error with the usage text on anything it does not know. */
+export function parseOptions(argv: readonly string[]): BenchOptions {
+  const options: BenchOptions = { mode: 'full', json: false, suites: [...SUITE_NAMES], cpuProfileDirectory: null };
+  for (const arg of argv) {
+    if (arg === '--quick') options.mode = 'quick';
+    else if (arg === '--long') options.mode = 'long';
+    else if (arg === '--json') options.json = true;
+    else if (arg.startsWith('--only=')) options.suites = parseSuites(arg.slice('--only='.length));
+    else if (arg.startsWith('--cpu-prof=')) options.cpuProfileDirectory = arg.slice('--cpu-prof='.length);
+    else throw new Error(`unknown option ${JSON.stringify(arg)}\n${USAGE}`);
+  }
+  return options;
+}
+
+function parseSuites(list: string): SuiteName[] {
+  const requested = list.split(',').filter((name) => name !== '');
+  for (const name of requested) {
+    if (!(SUITE_NAMES as readonly string[]).includes(name)) {
+      throw new Error(`unknown suite ${JSON.stringify(name)} in --only: expected one of ${SUITE_NAMES.join(', ')}\n${USAGE}`);
+    }
+  }
+  return SUITE_NAMES.filter((name) => requested.includes(name));
+}
