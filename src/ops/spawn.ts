@@ -3,6 +3,7 @@
  * do in its own multi-threaded process, such as entering or creating a namespace.
  */
 import { spawn, type StdioOptions } from 'node:child_process';
+import { findProgram, SYSTEM_FOLDERS } from './programs.js';
 
 /** Default time a helper may run before it is killed, in milliseconds. */
 export const DEFAULT_HELPER_TIMEOUT_MS = 10_000;
@@ -70,8 +71,14 @@ export async function runHelper(
   const timeoutMs = options.timeoutMs ?? DEFAULT_HELPER_TIMEOUT_MS;
   validateTimeout(timeoutMs);
 
+  // A bare name is looked up in the system folders only, never in PATH (see programs.ts).
+  const program = await findProgram(file);
+  if (program === null) {
+    throw new HelperError(command, `could not be started: ${file} was not found in ${SYSTEM_FOLDERS.join(', ')}`, { exitCode: null, signal: null, stderr: '' });
+  }
+
   const stdio: StdioOptions = [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(options.passFds ?? [])];
-  const child = spawn(file, args, { stdio });
+  const child = spawn(program, args, { stdio });
 
   return new Promise((resolve, reject) => {
     const stdout: Buffer[] = [];

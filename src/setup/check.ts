@@ -7,6 +7,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { namespacePath } from '../ops/netns.js';
+import { findProgram } from '../ops/programs.js';
 import { HelperError, runHelper } from '../ops/spawn.js';
 import type { TopologyConfig } from './config.js';
 import { status } from './status.js';
@@ -97,7 +98,8 @@ async function checkWireGuard(layout: ServiceLayout, handshakes: HealthReport['h
   const target = `${name} in ${layout.namespace}`;
   let output: string;
   try {
-    ({ stdout: output } = await runHelper(['nsenter', `--net=${namespacePath(layout.namespace)}`, '--', 'wg', 'show', name, 'latest-handshakes']));
+    const wg = (await findProgram('wg')) ?? 'wg';
+    ({ stdout: output } = await runHelper(['nsenter', `--net=${namespacePath(layout.namespace)}`, '--', wg, 'show', name, 'latest-handshakes']));
   } catch (error) {
     const reason = error instanceof HelperError ? error.stderr.trim() || error.message : (error as Error).message;
     return { check: 'wireguard', target, ok: false, detail: `wg show failed: ${reason}` };

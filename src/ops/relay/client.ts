@@ -10,6 +10,7 @@ import { namespacePath } from '../netns.js';
 import { DEFAULT_HELPER_TIMEOUT_MS, HelperError, validateTimeout, type HelperOutcome } from '../spawn.js';
 import { SysctlError, sysctlPath } from '../sysctl.js';
 import { encodeMessage, FrameDecoder, RelayProtocolError, type RelayMessage } from './protocol.js';
+import { findProgram } from '../programs.js';
 
 /** The compiled relay program, next to this file in dist/. */
 const RELAY_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -56,7 +57,8 @@ export async function startRelay(namespace: string | null, options: StartRelayOp
   // nsenter calls setns() and then execs node in place, without forking, so the relay keeps
   // the pid that spawn() returns and can be killed by it.
   const relay = [process.execPath, RELAY_MAIN];
-  const command = namespace === null ? relay : ['nsenter', `--net=${namespacePath(namespace)}`, '--', ...relay];
+  const nsenter = (await findProgram('nsenter')) ?? 'nsenter';
+  const command = namespace === null ? relay : [nsenter, `--net=${namespacePath(namespace)}`, '--', ...relay];
   const [file, ...args] = command as [string, ...string[]];
 
   const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
