@@ -11,7 +11,11 @@ export const addressTable = defineTable('addr-attrs', [
   { type: 7, name: 'multicast', kind: 'address' },
   { type: 8, name: 'flags', kind: 'u32' },
   { type: 9, name: 'rt-priority', kind: 'u32' },
-  // The spec calls this binary; the kernel writes a signed 32-bit namespace id.
-  { type: 10, name: 'target-netnsid', kind: 's32' },
+  {
+    type: 10,
+    name: 'target-netnsid',
+    kind: 's32',
+    differsFromSpec: 'the spec says binary, but the kernel reads a signed 32-bit namespace id (nla_get_s32)',
+  },
   { type: 11, name: 'proto', kind: 'u8' },
 ]);

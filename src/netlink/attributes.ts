@@ -14,8 +14,12 @@ export type AttributeKind =
   | 'u32'
   | 's32'
   | 'u64'
+  /** Unsigned 64 bits in network byte order, such as a tunnel id. */
+  | 'u64be'
   /** Unsigned 16 bits in network byte order, such as a port. */
   | 'u16be'
+  /** Unsigned 32 bits in network byte order, such as an IPv6 flow label. */
+  | 'u32be'
   /** Text; decoding stops at the first NUL, so a trailing NUL is optional on input. */
   | 'string'
   /** Raw bytes, kept as a Buffer. */
@@ -41,7 +45,21 @@ export interface AttributeSpec {
   terminated?: boolean;
   /** Whether the attribute may repeat; its decoded value is then an array. */
   repeated?: boolean;
+  /**
+   * For nested attributes: whether encoding sets NLA_F_NESTED. Off by default, as iproute2
+   * sends the rtnetlink nests the kernel parses with nla_parse_nested_deprecated(), which
+   * accepts either form.
+   */
+  flagged?: boolean;
+  /**
+   * Reason why this attribute's kind deliberately differs from the type in the kernel's YAML
+   * spec. The spec test accepts a difference only where this is set.
+   */
+  differsFromSpec?: string;
 }
+
+/** Attributes of a set that the table does not decode, by spec name, each with the reason. */
+export type KeptRaw = Readonly<Record<string, string>>;
 
 /** One attribute set: its specs by number and by the camelCase key used in decoded objects. */
 export interface AttributeTable {
@@ -50,6 +68,11 @@ export interface AttributeTable {
   specs: readonly AttributeSpec[];
   byType: ReadonlyMap<number, AttributeSpec & { key: string }>;
   byKey: ReadonlyMap<string, AttributeSpec & { key: string }>;
+  /**
+   * Attributes of the kernel's set that this table leaves undecoded. They arrive in
+   * `unknown` with their bytes and are re-encoded as they came.
+   */
+  keptRaw: KeptRaw;
 }
 
 /** An attribute no table declares, kept with its bytes and re-encoded as it came. */
@@ -68,7 +91,7 @@ export function keyOf(specName: string): string {
 }
 
 /** Builds a table from specs; a duplicate number or name is a programming error. */
-export function defineTable(setName: string, specs: AttributeSpec[]): AttributeTable {
+export function defineTable(setName: string, specs: AttributeSpec[], keptRaw: KeptRaw = {}): AttributeTable {
   const byType = new Map<number, AttributeSpec & { key: string }>();
   const byKey = new Map<string, AttributeSpec & { key: string }>();
   for (const spec of specs) {
@@ -79,10 +102,13 @@ export function defineTable(setName: string, specs: AttributeSpec[]): AttributeT
     byType.set(spec.type, entry);
     byKey.set(entry.key, entry);
   }
-  return { setName, specs, byType, byKey };
+  for (const name of Object.keys(keptRaw)) {
+    if (byKey.has(keyOf(name))) throw new Error(`attribute table ${setName}: ${name} is both decoded and kept raw`);
+  }
+  return { setName, specs, byType, byKey, keptRaw };
 }
 
-const FIXED_SIZES: Partial<Record<AttributeKind, number>> = { u8: 1, u16: 2, u16be: 2, u32: 4, s32: 4, u64: 8 };
+const FIXED_SIZES: Partial<Record<AttributeKind, number>> = { u8: 1, u16: 2, u16be: 2, u32: 4, u32be: 4, s32: 4, u64: 8, u64be: 8 };
 
 // Nesting deeper than this is not produced by any rtnetlink family; hostile input could
 // otherwise recurse until the stack runs out.
@@ -148,10 +174,14 @@ function decodeValue(buffer: Buffer, start: number, end: number, spec: Attribute
       return buffer.readUInt16BE(start);
     case 'u32':
       return buffer.readUInt32LE(start);
+    case 'u32be':
+      return buffer.readUInt32BE(start);
     case 's32':
       return buffer.readInt32LE(start);
     case 'u64':
       return buffer.readBigUInt64LE(start);
+    case 'u64be':
+      return buffer.readBigUInt64BE(start);
     case 'string': {
       const nul = buffer.indexOf(0, start);
       return buffer.toString('utf8', start, nul === -1 || nul > end ? end : nul);
@@ -198,11 +228,12 @@ export function encodeAttributes(writer: Writer, table: AttributeTable, values: 
 /** Encodes one attribute of `spec` with `value`. */
 export function encodeValue(writer: Writer, spec: AttributeSpec, value: unknown): void {
   if (spec.kind === 'nested') {
+    const type = spec.flagged ? spec.type | NLA_F_NESTED : spec.type;
     if (Buffer.isBuffer(value) || !spec.nested) {
-      writer.nested(spec.type, (w) => w.bytes(value as Buffer));
+      writer.attribute(type, (w) => w.bytes(value as Buffer));
     } else {
       const nestedTable = spec.nested;
-      writer.nested(spec.type, (w) => encodeAttributes(w, nestedTable, value as Record<string, unknown>));
+      writer.attribute(type, (w) => encodeAttributes(w, nestedTable, value as Record<string, unknown>));
     }
     return;
   }
@@ -221,11 +252,17 @@ export function encodeValue(writer: Writer, spec: AttributeSpec, value: unknown)
       case 'u32':
         w.u32(value as number);
         break;
+      case 'u32be':
+        w.u32be(value as number);
+        break;
       case 's32':
         w.s32(value as number);
         break;
       case 'u64':
         w.u64(value as bigint);
+        break;
+      case 'u64be':
+        w.u64be(value as bigint);
         break;
       case 'string':
         w.bytes(Buffer.from(value as string, 'utf8'));

@@ -146,5 +146,16 @@ export const IF_OPER_UNKNOWN = 0;
 export const IF_OPER_DOWN = 2;
 export const IF_OPER_UP = 6;
 
+/** enum rtext_filter (rtnetlink.h): flags of IFLA_EXT_MASK, which add data to a link get or dump or leave it out. */
+export const RTEXT_FILTER_VF = 0x1;
+export const RTEXT_FILTER_SKIP_STATS = 0x8;
+
+/**
+ * IFLA_EXT_MASK of `ip link show`. Without a mask the kernel sizes link dump parts for an
+ * ordinary link (rtnl_calcit returns NLMSG_GOODSIZE), and a link with many alternative names
+ * then comes without them. With a mask it sizes the parts for the largest link.
+ */
+export const LINK_QUERY_EXT_MASK = RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS;
+
 /** Value of a namespace id attribute meaning "no id assigned" (NETNSA_NSID_NOT_ASSIGNED). */
 export const NETNSA_NSID_NOT_ASSIGNED = -1;

@@ -7,8 +7,19 @@ import { errnoName, errnoMessage } from './errno.js';
 /** Details the kernel adds to an error when extended acknowledgements are on. */
 export interface ExtendedAck {
   message?: string;
-  /** Byte offset of the offending attribute within the request. */
+  /** Byte offset of the offending attribute within the request, counted from its nlmsghdr. */
   offset?: number;
+  /** The part of the request at `offset`, such as "link-attrs: linkinfo (18) > kind (1)" or "ifaddrmsg". */
+  location?: string;
+}
+
+/** Formats the kernel's part of an error message: " (kernel: TEXT, at byte N: LOCATION)", or "". */
+function describeExtendedAck(ack: ExtendedAck | undefined): string {
+  if (!ack || (ack.message === undefined && ack.offset === undefined)) return '';
+  const text = ack.message ?? 'rejected the request';
+  if (ack.offset === undefined) return ` (kernel: ${text})`;
+  const location = ack.location ? `: ${ack.location}` : '';
+  return ` (kernel: ${text}, at byte ${ack.offset} of the request${location})`;
 }
 
 /** A request the kernel rejected with NLMSG_ERROR. */
@@ -32,8 +43,7 @@ export class NetlinkError extends Error {
     seq: number;
     extendedAck?: ExtendedAck;
   }) {
-    const extended = options.extendedAck?.message ? ` (kernel: ${options.extendedAck.message})` : '';
-    super(`${options.description}: ${errnoMessage(options.errno)}${extended}`);
+    super(`${options.description}: ${errnoMessage(options.errno)}${describeExtendedAck(options.extendedAck)}`);
     this.errno = options.errno;
     this.code = errnoName(options.errno);
     this.operation = options.operation;
@@ -69,12 +79,17 @@ export class DecodeError extends Error {
 export class DumpInterruptedError<T = unknown> extends Error {
   override name = 'DumpInterruptedError';
   readonly description: string;
+  /** The results of the last attempt, as far as they came. */
   readonly partial: T[];
+  /** Number of times the dump ran, each time interrupted. */
+  readonly attempts: number;
 
-  constructor(description: string, partial: T[]) {
-    super(`${description}: the kernel interrupted the dump because the table changed while it was read; retry the dump`);
+  constructor(description: string, partial: T[], attempts = 1) {
+    const tries = attempts > 1 ? ` on each of ${attempts} attempts` : '';
+    super(`${description}: the kernel interrupted the dump${tries} because the table changed while it was read; retry the dump`);
     this.description = description;
     this.partial = partial;
+    this.attempts = attempts;
   }
 }
 
@@ -83,11 +98,16 @@ export class RequestTimeoutError extends Error {
   override name = 'RequestTimeoutError';
   readonly description: string;
   readonly timeoutMs: number;
+  /** Short name of the request's message type, such as "RTM_NEWADDR". */
+  readonly operation: string;
+  readonly seq: number;
 
-  constructor(description: string, timeoutMs: number, where: string) {
-    super(`${description}: no answer from the kernel in ${where} after ${timeoutMs} ms`);
-    this.description = description;
-    this.timeoutMs = timeoutMs;
+  constructor(options: { description: string; timeoutMs: number; where: string; operation: string; seq: number }) {
+    super(`${options.description}: no answer from the kernel in ${options.where} after ${options.timeoutMs} ms (${options.operation}, seq ${options.seq})`);
+    this.description = options.description;
+    this.timeoutMs = options.timeoutMs;
+    this.operation = options.operation;
+    this.seq = options.seq;
   }
 }
 

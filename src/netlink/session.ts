@@ -12,14 +12,17 @@ import {
   NLMSG_NOOP,
   NLMSG_OVERRUN,
   NLM_F_ACK,
-  NLM_F_DUMP,
   NLM_F_DUMP_INTR,
+  NLM_F_MULTI,
   NLM_F_REQUEST,
 } from './constants.js';
+import { DumpIterator } from './dump-iterator.js';
 import { DecodeError, DumpInterruptedError, NetlinkError, RequestTimeoutError, TransportError } from './errors.js';
 import { hexDump, loggerFromEnvironment, type NetlinkLogger } from './log.js';
 import { decodeError, encodeMessage, splitDatagram, type Message } from './message.js';
 import { messageTypeName } from './names.js';
+import { describeRequestOffset } from './request-offset.js';
+import type { ChangeRequest } from './request.js';
 import type { NetlinkTransport } from './transport.js';
 
 export interface SessionOptions {
@@ -27,15 +30,32 @@ export interface SessionOptions {
   timeoutMs?: number;
   /** Trace of every request and reply; defaults to the ALGO_NETNS_DEBUG environment variable. */
   log?: NetlinkLogger | null;
+  /**
+   * Receiver of multicast overruns (ENOBUFS: the kernel dropped notifications because the
+   * socket's receive buffer was full). Without it an overrun fails the session like any
+   * other socket error. A subscription sets it, because its socket stays usable.
+   */
+  onOverrun?: (error: Error) => void;
+}
+
+export interface DumpOptions {
+  /**
+   * How many times to run the dump again when the kernel marks it interrupted
+   * (NLM_F_DUMP_INTR). Default 0: the first interruption raises DumpInterruptedError.
+   */
+  retries?: number;
 }
 
 /** The caller's action in words, for error messages: "add address 10.49.0.1/16 to wg0 in wireguard-ns". */
 export type Description = string;
 
-interface Pending {
+/** @internal A request waiting for its replies. */
+export interface Pending {
   seq: number;
   type: number;
   description: Description;
+  /** The request as sent, kept to name the attribute an extended acknowledgement points at. */
+  datagram: Buffer;
   /** Messages that are neither acknowledgement nor end of dump. */
   onMessage(message: Message): void;
   /** Called once with the outcome; `interrupted` is set when a dump reply carried NLM_F_DUMP_INTR. */
@@ -47,11 +67,16 @@ interface Pending {
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 
+// errno 105 on Linux: the receive queue overflowed and the kernel dropped messages.
+const OVERRUN_CODE = 'ENOBUFS';
+
 export class RtnlSession {
   readonly transport: NetlinkTransport;
   private readonly timeoutMs: number;
   private readonly log: NetlinkLogger | null;
+  private readonly onOverrun: ((error: Error) => void) | undefined;
   private readonly pending = new Map<number, Pending>();
+  private readonly notificationListeners: ((message: Message) => void)[] = [];
   private nextSeq = 1;
   private failure: Error | null = null;
   private dumpRunning = false;
@@ -61,8 +86,9 @@ export class RtnlSession {
     this.transport = transport;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.log = options.log === undefined ? loggerFromEnvironment() : options.log;
+    this.onOverrun = options.onOverrun;
     transport.onDatagram((datagram) => this.receive(datagram));
-    transport.onFailure((error) => this.fail(error));
+    transport.onFailure((error) => this.handleFailure(error));
   }
 
   /** Namespace of the session's socket, for messages ("root namespace", "wireguard-ns"). */
@@ -76,6 +102,11 @@ export class RtnlSession {
    */
   async change(type: number, flags: number, body: Buffer, description: Description): Promise<void> {
     await this.exchange(type, flags | NLM_F_ACK, body, description, false, () => undefined);
+  }
+
+  /** Sends a change built by a request builder; see `change`. */
+  async applyChange(request: ChangeRequest, description: Description): Promise<void> {
+    await this.change(request.type, request.flags, request.body, description);
   }
 
   /** Sends a get request and resolves with the replies that precede the acknowledgement. */
@@ -94,16 +125,42 @@ export class RtnlSession {
     return new DumpIterator(this, type, body, description);
   }
 
-  /** Collects a whole dump into an array, decoding each message with `decode`. */
-  async dumpAll<T>(type: number, body: Buffer, description: Description, decode: (message: Message) => T): Promise<T[]> {
-    const results: T[] = [];
-    try {
-      for await (const message of this.dump(type, body, description)) results.push(decode(message));
-    } catch (error) {
-      if (error instanceof DumpInterruptedError) throw new DumpInterruptedError(description, results);
-      throw error;
+  /**
+   * Collects a whole dump into an array, decoding each message with `decode`. An
+   * interrupted dump runs again up to `options.retries` times; after that it raises
+   * DumpInterruptedError with the last attempt's results in `partial`.
+   */
+  async dumpAll<T>(
+    type: number,
+    body: Buffer,
+    description: Description,
+    decode: (message: Message) => T,
+    options: DumpOptions = {},
+  ): Promise<T[]> {
+    const retries = options.retries ?? 0;
+    if (!Number.isInteger(retries) || retries < 0) {
+      throw new TypeError(`Expected the dump option \`retries\` to be an integer of 0 or more, got ${String(retries)}`);
     }
-    return results;
+
+    for (let attempt = 1; ; attempt++) {
+      const results: T[] = [];
+      try {
+        for await (const message of this.dump(type, body, description)) results.push(decode(message));
+        return results;
+      } catch (error) {
+        if (!(error instanceof DumpInterruptedError)) throw error;
+        if (attempt > retries) throw new DumpInterruptedError(description, results, attempt);
+        this.trace('retry', type, 0, 0, null, `${description}: interrupted, attempt ${attempt + 1} of ${retries + 1}`);
+      }
+    }
+  }
+
+  /**
+   * Registers a receiver for messages that reply to no request of this session, such as
+   * multicast notifications on a socket that joined groups. Without one they are dropped.
+   */
+  onNotification(listener: (message: Message) => void): void {
+    this.notificationListeners.push(listener);
   }
 
   /** Closes the transport; pending requests fail with TransportError. */
@@ -157,11 +214,11 @@ export class RtnlSession {
           onEnd(error);
         }
       : onEnd;
-    const pending: Pending = { seq, type, description, onMessage, onEnd: end, timer: null, isDump, interrupted: false };
+    const datagram = encodeMessage(type, flags | NLM_F_REQUEST, seq, body);
+    const pending: Pending = { seq, type, description, datagram, onMessage, onEnd: end, timer: null, isDump, interrupted: false };
     this.pending.set(seq, pending);
     this.armTimer(pending);
 
-    const datagram = encodeMessage(type, flags | NLM_F_REQUEST, seq, body);
     this.trace('send', type, flags | NLM_F_REQUEST, seq, datagram, description);
     try {
       this.transport.send(datagram);
@@ -200,7 +257,14 @@ export class RtnlSession {
   private armTimer(pending: Pending): void {
     if (pending.timer) clearTimeout(pending.timer);
     pending.timer = setTimeout(() => {
-      this.finish(pending, new RequestTimeoutError(pending.description, this.timeoutMs, this.where));
+      const error = new RequestTimeoutError({
+        description: pending.description,
+        timeoutMs: this.timeoutMs,
+        where: this.where,
+        operation: messageTypeName(pending.type),
+        seq: pending.seq,
+      });
+      this.finish(pending, error);
     }, this.timeoutMs);
   }
 
@@ -219,8 +283,8 @@ export class RtnlSession {
     for (const message of messages) {
       this.trace('recv', message.type, message.flags, message.seq, null, '');
       const pending = this.pending.get(message.seq);
-      if (!pending) continue; // A late reply to a request that timed out or was abandoned.
-      this.dispatch(pending, message);
+      if (pending && answers(pending, message)) this.dispatch(pending, message);
+      else for (const listener of this.notificationListeners) listener(message);
     }
     if (this.log) this.log(hexDump(datagram), 2);
   }
@@ -252,12 +316,16 @@ export class RtnlSession {
       return error as Error;
     }
     if (decoded.errno === 0) return pending.interrupted ? new DumpInterruptedError(pending.description, []) : null;
+
+    const extendedAck = { ...decoded.extendedAck };
+    const location = extendedAck.offset === undefined ? undefined : describeRequestOffset(pending.datagram, extendedAck.offset);
+    if (location !== undefined) extendedAck.location = location;
     return new NetlinkError({
       errno: decoded.errno,
       operation: messageTypeName(pending.type),
       description: pending.description,
       seq: pending.seq,
-      extendedAck: decoded.extendedAck,
+      extendedAck,
     });
   }
 
@@ -284,6 +352,15 @@ export class RtnlSession {
     pending.onMessage = () => undefined;
   }
 
+  private handleFailure(error: Error): void {
+    if (this.onOverrun && isOverrun(error)) {
+      this.trace('overrun', 0, 0, 0, null, error.message);
+      this.onOverrun(error);
+      return;
+    }
+    this.fail(error);
+  }
+
   private fail(error: Error): void {
     this.failure ??= error;
     for (const pending of [...this.pending.values()]) this.finish(pending, error);
@@ -297,98 +374,20 @@ export class RtnlSession {
   }
 }
 
-/** The async iterator behind `RtnlSession.dump`, with a queue between socket and consumer. */
-class DumpIterator implements AsyncIterableIterator<Message> {
-  private readonly queue: Message[] = [];
-  private waiting: { resolve: (result: IteratorResult<Message>) => void; reject: (error: Error) => void } | null = null;
-  private ended = false;
-  private endError: Error | null = null;
-  private pending: Pending | null = null;
-  private requested = false;
-  private withdraw: () => void = () => undefined;
+/**
+ * Returns whether `message`, which carries the sequence number of `pending`, is a reply to
+ * it. A notification caused by another socket can carry the same number, because each socket
+ * counts on its own. Notifications never have NLM_F_MULTI, which every dump reply has.
+ */
+function answers(pending: Pending, message: Message): boolean {
+  if (!pending.isDump) return true;
+  return message.type === NLMSG_ERROR || message.type === NLMSG_DONE || (message.flags & NLM_F_MULTI) !== 0;
+}
 
-  constructor(
-    private readonly session: RtnlSession,
-    private readonly type: number,
-    private readonly body: Buffer,
-    private readonly description: Description,
-  ) {}
-
-  [Symbol.asyncIterator](): this {
-    return this;
+/** Returns whether a transport failure is a multicast overrun (ENOBUFS), here or in its causes. */
+export function isOverrun(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 4; current = current.cause, depth++) {
+    if ((current as NodeJS.ErrnoException).code === OVERRUN_CODE) return true;
   }
-
-  next(): Promise<IteratorResult<Message>> {
-    if (!this.requested && !this.ended) {
-      this.requested = true;
-      this.withdraw = this.session.whenDumpSlotFree(() => this.begin());
-    }
-
-    const queued = this.queue.shift();
-    if (queued) return Promise.resolve({ value: queued, done: false });
-    if (this.ended) return this.endError ? Promise.reject(this.takeError()) : Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => {
-      this.waiting = { resolve, reject };
-    });
-  }
-
-  /** Called when the consumer breaks out: the rest of the dump is drained and dropped. */
-  return(): Promise<IteratorResult<Message>> {
-    this.queue.length = 0;
-    this.withdraw();
-    if (this.pending && !this.ended) this.session.abandon(this.pending);
-    this.ended = true;
-    this.endError = null;
-    // A next() still waiting (possible with manual iteration) ends too.
-    if (this.waiting) {
-      const waiting = this.waiting;
-      this.waiting = null;
-      waiting.resolve({ value: undefined, done: true });
-    }
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  private begin(): void {
-    try {
-      this.pending = this.session.start(
-        this.type,
-        NLM_F_DUMP,
-        this.body,
-        this.description,
-        true,
-        (message) => this.push(message),
-        (error) => this.end(error),
-      );
-    } catch (error) {
-      this.end(error as Error);
-    }
-  }
-
-  private push(message: Message): void {
-    if (this.waiting) {
-      const waiting = this.waiting;
-      this.waiting = null;
-      waiting.resolve({ value: message, done: false });
-    } else {
-      this.queue.push(message);
-    }
-  }
-
-  private end(error: Error | null): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.endError = error;
-    if (this.waiting) {
-      const waiting = this.waiting;
-      this.waiting = null;
-      if (error) waiting.reject(this.takeError());
-      else waiting.resolve({ value: undefined, done: true });
-    }
-  }
-
-  private takeError(): Error {
-    const error = this.endError ?? new TransportError('dump ended');
-    this.endError = null;
-    return error;
-  }
+  return false;
 }

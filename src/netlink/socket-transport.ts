@@ -12,6 +12,11 @@ import type { NetlinkTransport } from './transport.js';
 const RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
 const SEND_BUFFER_BYTES = 1024 * 1024;
 
+export interface SocketTransportOptions {
+  /** SO_RCVBUF to request, in bytes (default 8 MiB); the kernel caps it at net.core.rmem_max. */
+  receiveBufferBytes?: number;
+}
+
 export class SocketTransport implements NetlinkTransport {
   readonly where: string;
   private readonly socket: RawNetlinkSocket;
@@ -19,14 +24,17 @@ export class SocketTransport implements NetlinkTransport {
   private closed = false;
 
   /** Opens a socket in this process's network namespace; `where` names it in messages. */
-  constructor(where = 'the current network namespace') {
+  constructor(where = 'the current network namespace', options: SocketTransportOptions = {}) {
     this.where = where;
     // Message peeking (the package's default) sizes each read to the datagram, so no reply
     // is ever truncated whatever its size.
     this.socket = new RawNetlinkSocket(NETLINK_ROUTE, {
-      recvBufferSize: RECEIVE_BUFFER_BYTES,
+      recvBufferSize: options.receiveBufferBytes ?? RECEIVE_BUFFER_BYTES,
       sendBufferSize: SEND_BUFFER_BYTES,
     });
+    // NOTE: an overrun (ENOBUFS) never arrives here. libuv reports the socket error as a poll
+    // error, and the netlink package (0.3.0) then throws from native code, which aborts the
+    // process. A socket that joins multicast groups belongs in a relay process instead.
     this.socket.on('error', (error) => this.emitFailure(new TransportError(`netlink socket in ${this.where} failed: ${error.message}`, { cause: error })));
     this.socket.on('truncatedMessage', (_message, info) =>
       this.emitFailure(new TransportError(`netlink reply in ${this.where} was truncated (${info.truncated ?? '?'} bytes)`)),

@@ -53,6 +53,12 @@ export class Writer {
     return this;
   }
 
+  u32be(value: number): this {
+    const at = this.reserve(4);
+    this.buffer.writeUInt32BE(value >>> 0, at);
+    return this;
+  }
+
   s32(value: number): this {
     const at = this.reserve(4);
     this.buffer.writeInt32LE(value, at);
@@ -62,6 +68,12 @@ export class Writer {
   u64(value: bigint): this {
     const at = this.reserve(8);
     this.buffer.writeBigUInt64LE(value, at);
+    return this;
+  }
+
+  u64be(value: bigint): this {
+    const at = this.reserve(8);
+    this.buffer.writeBigUInt64BE(value, at);
     return this;
   }
 

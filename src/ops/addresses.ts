@@ -2,6 +2,7 @@
 import { AF_INET, AF_INET6, IFA_F_NODAD, NLM_F_CREATE, NLM_F_EXCL, RTM_DELADDR, RTM_GETADDR, RTM_NEWADDR } from '../netlink/constants.js';
 import { decodeAddress, encodeAddress, type AddressMessage } from '../netlink/address.js';
 import { parseAddressWithPrefix } from '../netlink/ip.js';
+import type { ChangeRequest } from '../netlink/request.js';
 import { makeChange, type Change, type EnsureOptions } from './change.js';
 import { inNamespace, type NetnsHandle } from './handle.js';
 import { getLink, requireLink } from './links.js';
@@ -38,9 +39,8 @@ export async function ensureAddress(ns: NetnsHandle, ifname: string, cidr: strin
   for (const stale of present) {
     changes.push(...(await removeAddress(ns, ifname, `${wanted.address}/${stale.prefixLength}`, options)));
   }
-  const flags = options.noDad && wanted.family === 6 ? IFA_F_NODAD : 0;
-  const body = encodeAddress(addressBody(wanted.family === 4 ? AF_INET : AF_INET6, wanted.prefixLength, link.index, { local: wanted.address, address: wanted.address }, flags));
-  changes.push(...(await makeChange(options, description, () => ns.session.change(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, body, description))));
+  const request = addAddressRequest(link.index, cidr, options);
+  changes.push(...(await makeChange(options, description, () => ns.session.applyChange(request, description))));
   return changes;
 }
 
@@ -55,8 +55,28 @@ export async function removeAddress(ns: NetnsHandle, ifname: string, cidr: strin
   if (!present) return [];
 
   const description = `delete address ${cidr} from ${ifname}${inNamespace(ns)}`;
-  const body = encodeAddress(addressBody(wanted.family === 4 ? AF_INET : AF_INET6, wanted.prefixLength, link.index, { local: wanted.address }));
-  return makeChange(options, description, () => ns.session.change(RTM_DELADDR, 0, body, description));
+  return makeChange(options, description, () => ns.session.applyChange(deleteAddressRequest(link.index, cidr), description));
+}
+
+/**
+ * Builds the request that adds `cidr` to the link with index `index`. Like
+ * `ip addr add CIDR dev NAME [nodad]`: IFA_LOCAL and IFA_ADDRESS both carry the address,
+ * and IFA_F_NODAD goes in ifa_flags (IPv6 only).
+ */
+export function addAddressRequest(index: number, cidr: string, options: Pick<AddressOptions, 'noDad'> = {}): ChangeRequest {
+  const wanted = parseAddressWithPrefix(cidr);
+  const flags = options.noDad && wanted.family === 6 ? IFA_F_NODAD : 0;
+  const attributes = { local: wanted.address, address: wanted.address };
+  const body = encodeAddress(addressBody(wanted.family === 4 ? AF_INET : AF_INET6, wanted.prefixLength, index, attributes, flags));
+  return { type: RTM_NEWADDR, flags: NLM_F_CREATE | NLM_F_EXCL, body };
+}
+
+/** Builds the request that removes `cidr` from the link with index `index`. Like `ip addr del CIDR dev NAME`. */
+export function deleteAddressRequest(index: number, cidr: string): ChangeRequest {
+  const wanted = parseAddressWithPrefix(cidr);
+  const attributes = { local: wanted.address, address: wanted.address };
+  const body = encodeAddress(addressBody(wanted.family === 4 ? AF_INET : AF_INET6, wanted.prefixLength, index, attributes));
+  return { type: RTM_DELADDR, flags: 0, body };
 }
 
 function addressBody(family: number, prefixLength: number, index: number, attributes: AddressMessage['attributes'], flags = 0): AddressMessage {

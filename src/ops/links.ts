@@ -3,6 +3,7 @@
  */
 import {
   IFF_UP,
+  LINK_QUERY_EXT_MASK,
   NLM_F_CREATE,
   NLM_F_EXCL,
   RTM_DELLINK,
@@ -12,14 +13,19 @@ import {
 import { open } from 'node:fs/promises';
 import { NetlinkError } from '../netlink/errors.js';
 import { decodeLink, encodeLink, linkMessage, type LinkAttributes, type LinkMessage } from '../netlink/link.js';
+import type { ChangeRequest } from '../netlink/request.js';
 import { ConflictError, makeChange, type Change, type EnsureOptions } from './change.js';
 import { inNamespace, type NetnsHandle } from './handle.js';
 import { openNamespace } from './netns.js';
 
-/** Returns the link named `name`, or null if there is none. Like `ip link show dev NAME`. */
+/**
+ * Returns the link named `name`, or null if there is none. Like `ip link show dev NAME`,
+ * without statistics.
+ */
 export async function getLink(ns: NetnsHandle, name: string): Promise<LinkMessage | null> {
   try {
-    const replies = await ns.session.get(RTM_GETLINK, encodeLink(linkMessage({ attributes: { ifname: name } })), `read link ${name}${inNamespace(ns)}`);
+    const body = encodeLink(linkMessage({ attributes: { ifname: name, extMask: LINK_QUERY_EXT_MASK } }));
+    const replies = await ns.session.get(RTM_GETLINK, body, `read link ${name}${inNamespace(ns)}`);
     const reply = replies[0];
     return reply ? decodeLink(reply) : null;
   } catch (error) {
@@ -28,9 +34,9 @@ export async function getLink(ns: NetnsHandle, name: string): Promise<LinkMessag
   }
 }
 
-/** Lists every link. Like `ip link show`. */
+/** Lists every link. Like `ip link show`, without statistics. */
 export async function listLinks(ns: NetnsHandle): Promise<LinkMessage[]> {
-  return ns.session.dumpAll(RTM_GETLINK, encodeLink(linkMessage({})), `list links${inNamespace(ns)}`, decodeLink);
+  return ns.session.dumpAll(RTM_GETLINK, encodeLink(linkMessage({ attributes: { extMask: LINK_QUERY_EXT_MASK } })), `list links${inNamespace(ns)}`, decodeLink);
 }
 
 /** Returns a link's kind ("veth", "wireguard", "tun"), or undefined for devices without one. */
@@ -72,18 +78,79 @@ export async function ensureVethPair(ns: NetnsHandle, peer: NetnsHandle, pair: V
 
     // A pair whose creation was interrupted before its alias was set.
     const alias = pair.alias;
-    return makeChange(options, `set alias of ${pair.name} to ${alias}${inNamespace(ns)}`, () => setLinkAlias(ns, pair.name, alias));
+    const aliasDescription = `set alias of ${pair.name} to ${alias}${inNamespace(ns)}`;
+    return makeChange(options, aliasDescription, () =>
+      ns.session.applyChange(setLinkAliasRequest({ name: pair.name, index: near.index }, alias), aliasDescription),
+    );
   }
 
   const description = `add veth pair ${pair.name}${inNamespace(ns)} and ${pair.peerName}${inNamespace(peer)}`;
   return makeChange(options, description, async () => {
-    await withNamespaceReference(ns, peer, async (reference) => {
-      const peerAttributes: LinkAttributes = { ifname: pair.peerName, ...reference };
-      const attributes: LinkAttributes = { ifname: pair.name, linkinfo: { kind: 'veth', data: { peer: linkMessage({ attributes: peerAttributes }) } } };
-      await ns.session.change(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, encodeLink(linkMessage({ attributes })), description);
-    });
+    await withNamespaceReference(ns, peer, (reference) => ns.session.applyChange(addVethPairRequest(pair, reference), description));
     if (pair.alias) await setLinkAlias(ns, pair.name, pair.alias);
   });
+}
+
+/**
+ * A link named in a request. With an index the request carries only ifi_index, as iproute2's
+ * requests do after it looked the name up. Without one it carries IFLA_IFNAME, which the
+ * kernel looks up itself.
+ */
+export interface LinkReference {
+  name: string;
+  /** Interface index, when a lookup found it. */
+  index?: number;
+}
+
+/**
+ * A namespace named in a request: an fd open on it (IFLA_NET_NS_FD), resolved in the process
+ * that sends the request, or the pid of a process inside it (IFLA_NET_NS_PID).
+ */
+export type NamespaceReference = { netNsFd: number } | { netNsPid: number };
+
+function linkTarget(link: LinkReference, attributes: LinkAttributes = {}, fields: Partial<LinkMessage> = {}): LinkMessage {
+  if (link.index !== undefined && link.index > 0) return linkMessage({ ...fields, index: link.index, attributes });
+  return linkMessage({ ...fields, attributes: { ifname: link.name, ...attributes } });
+}
+
+/**
+ * Builds the request that creates a veth pair, its peer directly in `peerNamespace` when
+ * given. Like `ip link add NAME type veth peer name PEER [netns NS]`.
+ */
+export function addVethPairRequest(pair: Pick<VethPair, 'name' | 'peerName'>, peerNamespace?: NamespaceReference): ChangeRequest {
+  const peerAttributes: LinkAttributes = { ifname: pair.peerName, ...peerNamespace };
+  const attributes: LinkAttributes = { ifname: pair.name, linkinfo: { kind: 'veth', data: { peer: linkMessage({ attributes: peerAttributes }) } } };
+  return { type: RTM_NEWLINK, flags: NLM_F_CREATE | NLM_F_EXCL, body: encodeLink(linkMessage({ attributes })) };
+}
+
+/** Builds the request that creates a link of a kind without settings. Like `ip link add NAME type KIND`. */
+export function addLinkRequest(name: string, kind: string): ChangeRequest {
+  return { type: RTM_NEWLINK, flags: NLM_F_CREATE | NLM_F_EXCL, body: encodeLink(linkMessage({ attributes: { ifname: name, linkinfo: { kind } } })) };
+}
+
+/** Builds the request that sets a link's alias. Like `ip link set dev NAME alias ALIAS`. */
+export function setLinkAliasRequest(link: LinkReference, alias: string): ChangeRequest {
+  return { type: RTM_NEWLINK, flags: 0, body: encodeLink(linkTarget(link, { ifalias: alias })) };
+}
+
+/** Builds the request that sets a link administratively up. Like `ip link set dev NAME up`. */
+export function setLinkUpRequest(link: LinkReference): ChangeRequest {
+  return { type: RTM_NEWLINK, flags: 0, body: encodeLink(linkTarget(link, {}, { flags: IFF_UP, change: IFF_UP })) };
+}
+
+/** Builds the request that sets a link's MTU. Like `ip link set dev NAME mtu MTU`. */
+export function setLinkMtuRequest(link: LinkReference, mtu: number): ChangeRequest {
+  return { type: RTM_NEWLINK, flags: 0, body: encodeLink(linkTarget(link, { mtu })) };
+}
+
+/** Builds the request that moves a link to another namespace. Like `ip link set dev NAME netns NS`. */
+export function moveLinkRequest(link: LinkReference, target: NamespaceReference): ChangeRequest {
+  return { type: RTM_NEWLINK, flags: 0, body: encodeLink(linkTarget(link, { ...target })) };
+}
+
+/** Builds the request that deletes a link. Like `ip link del dev NAME`. */
+export function deleteLinkRequest(link: LinkReference): ChangeRequest {
+  return { type: RTM_DELLINK, flags: 0, body: encodeLink(linkTarget(link)) };
 }
 
 /**
@@ -96,7 +163,7 @@ export async function ensureVethPair(ns: NetnsHandle, peer: NetnsHandle, pair: V
 async function withNamespaceReference(
   sender: NetnsHandle,
   target: NetnsHandle,
-  use: (reference: { netNsFd: number } | { netNsPid: number }) => Promise<void>,
+  use: (reference: NamespaceReference) => Promise<void>,
 ): Promise<void> {
   if (sender.name !== null) {
     await use({ netNsPid: target.pid });
@@ -118,7 +185,7 @@ async function withNamespaceReference(
  */
 export async function setLinkAlias(ns: NetnsHandle, name: string, alias: string): Promise<void> {
   const description = `set alias of ${name} to ${alias}${inNamespace(ns)}`;
-  await ns.session.change(RTM_NEWLINK, 0, encodeLink(linkMessage({ attributes: { ifname: name, ifalias: alias } })), description);
+  await ns.session.applyChange(setLinkAliasRequest({ name }, alias), description);
 }
 
 /**
@@ -126,8 +193,7 @@ export async function setLinkAlias(ns: NetnsHandle, name: string, alias: string)
  * `ip link add NAME type KIND`. Throws NetlinkError (EOPNOTSUPP) where the kernel lacks the kind.
  */
 export async function createLink(ns: NetnsHandle, name: string, kind: string, alias?: string): Promise<void> {
-  const attributes: LinkAttributes = { ifname: name, linkinfo: { kind } };
-  await ns.session.change(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, encodeLink(linkMessage({ attributes })), `add ${kind} link ${name}${inNamespace(ns)}`);
+  await ns.session.applyChange(addLinkRequest(name, kind), `add ${kind} link ${name}${inNamespace(ns)}`);
   if (alias) await setLinkAlias(ns, name, alias);
 }
 
@@ -137,9 +203,7 @@ export async function ensureLinkUp(ns: NetnsHandle, name: string, options: Ensur
   if (link && link.flags & IFF_UP) return [];
 
   const description = `set link ${name} up${inNamespace(ns)}`;
-  return makeChange(options, description, () =>
-    ns.session.change(RTM_NEWLINK, 0, encodeLink(linkMessage({ flags: IFF_UP, change: IFF_UP, attributes: { ifname: name } })), description),
-  );
+  return makeChange(options, description, () => ns.session.applyChange(setLinkUpRequest({ name, index: link?.index }), description));
 }
 
 /** Ensures the link's MTU. Like `ip link set dev NAME mtu MTU`. */
@@ -148,9 +212,7 @@ export async function ensureLinkMtu(ns: NetnsHandle, name: string, mtu: number, 
   if (link && link.attributes.mtu === mtu) return [];
 
   const description = `set MTU of ${name} to ${mtu}${inNamespace(ns)}`;
-  return makeChange(options, description, () =>
-    ns.session.change(RTM_NEWLINK, 0, encodeLink(linkMessage({ attributes: { ifname: name, mtu } })), description),
-  );
+  return makeChange(options, description, () => ns.session.applyChange(setLinkMtuRequest({ name, index: link?.index }, mtu), description));
 }
 
 /**
@@ -159,27 +221,30 @@ export async function ensureLinkMtu(ns: NetnsHandle, name: string, mtu: number, 
  */
 export async function ensureLinkInNamespace(ns: NetnsHandle, target: NetnsHandle, name: string, options: EnsureOptions = {}): Promise<Change[]> {
   if (await getLink(target, name)) return [];
-  if (!options.dryRun) await requireLink(ns, name);
+  const index = options.dryRun ? undefined : (await requireLink(ns, name)).index;
 
   const description = `move link ${name} from the ${ns.label} to ${target.label}`;
-  return makeChange(options, description, () => moveLink(ns, name, target, description));
+  return makeChange(options, description, () => moveLinkByReference(ns, { name, index }, target, description));
 }
 
 /** Moves a link to another namespace. Like `ip link set dev NAME netns TARGET`. */
 export async function moveLink(ns: NetnsHandle, name: string, target: NetnsHandle, description: string): Promise<void> {
-  await withNamespaceReference(ns, target, (reference) =>
-    ns.session.change(RTM_NEWLINK, 0, encodeLink(linkMessage({ attributes: { ifname: name, ...reference } })), description),
-  );
+  await moveLinkByReference(ns, { name }, target, description);
+}
+
+async function moveLinkByReference(ns: NetnsHandle, link: LinkReference, target: NetnsHandle, description: string): Promise<void> {
+  await withNamespaceReference(ns, target, (reference) => ns.session.applyChange(moveLinkRequest(link, reference), description));
 }
 
 /** Deletes the link if it exists; deleting one end of a veth pair deletes both. Like `ip link del dev NAME`. */
 export async function removeLink(ns: NetnsHandle, name: string, options: EnsureOptions = {}): Promise<Change[]> {
-  if (!(await getLink(ns, name))) return [];
+  const link = await getLink(ns, name);
+  if (!link) return [];
 
   const description = `delete link ${name}${inNamespace(ns)}`;
   return makeChange(options, description, async () => {
     try {
-      await ns.session.change(RTM_DELLINK, 0, encodeLink(linkMessage({ attributes: { ifname: name } })), description);
+      await ns.session.applyChange(deleteLinkRequest({ name, index: link.index }), description);
     } catch (error) {
       // Gone between the read and the delete (its veth peer was deleted, say): the goal is met.
       if (!(error instanceof NetlinkError && error.code === 'ENODEV')) throw error;

@@ -19,6 +19,7 @@ import {
   RT_TABLE_MAIN,
 } from '../netlink/constants.js';
 import { parseAddressWithPrefix } from '../netlink/ip.js';
+import type { ChangeRequest } from '../netlink/request.js';
 import { decodeRoute, encodeRoute, routeTableOf, tableFields, type RouteAttributes, type RouteMessage } from '../netlink/route.js';
 import { ConflictError, makeChange, type Change, type EnsureOptions } from './change.js';
 import { inNamespace, type NetnsHandle } from './handle.js';
@@ -93,8 +94,7 @@ export async function ensureRoute(ns: NetnsHandle, spec: RouteSpec, options: Ens
 
   const verb = existing ? 'replace' : 'add';
   const description = `${verb} route ${describeRoute(spec)}${inNamespace(ns)}`;
-  const flags = existing ? NLM_F_CREATE | NLM_F_REPLACE : NLM_F_CREATE | NLM_F_EXCL;
-  return makeChange(options, description, () => ns.session.change(RTM_NEWROUTE, flags, encodeRoute(buildRoute(wanted, spec, oif)), description));
+  return makeChange(options, description, () => ns.session.applyChange(routeRequest(verb, spec, oif), description));
 }
 
 /** Removes the route if it exists. Like `ip route del`. */
@@ -103,7 +103,21 @@ export async function removeRoute(ns: NetnsHandle, spec: RouteSpec, options: Ens
   if (!(await findRoute(ns, wanted))) return [];
 
   const description = `delete route ${describeRoute(spec)}${inNamespace(ns)}`;
-  return makeChange(options, description, () => ns.session.change(RTM_DELROUTE, 0, encodeRoute(buildRoute(wanted, spec, undefined, true)), description));
+  return makeChange(options, description, () => ns.session.applyChange(routeRequest('delete', spec), description));
+}
+
+/**
+ * Builds the request that adds, replaces or deletes a route; `oif` is the index of
+ * `spec.device`. Like `ip route add|replace|del`. A delete names the route by destination,
+ * table, type and metric only, and carries the default metric when the spec has none, as
+ * `ip route del ... metric M` does, so it removes exactly the route that ensureRoute made.
+ */
+export function routeRequest(verb: 'add' | 'replace' | 'delete', spec: RouteSpec, oif?: number): ChangeRequest {
+  const wanted = resolve(spec);
+  if (verb === 'delete') return { type: RTM_DELROUTE, flags: 0, body: encodeRoute(buildRoute(wanted, spec, undefined, true)) };
+
+  const flags = verb === 'replace' ? NLM_F_CREATE | NLM_F_REPLACE : NLM_F_CREATE | NLM_F_EXCL;
+  return { type: RTM_NEWROUTE, flags, body: encodeRoute(buildRoute(wanted, spec, oif)) };
 }
 
 /** Formats a route the way `ip route` would print it. */
@@ -159,7 +173,8 @@ async function optionalIndex(ns: NetnsHandle, device: string): Promise<number | 
 function buildRoute(wanted: ResolvedRoute, spec: RouteSpec, oif: number | undefined, forDelete = false): RouteMessage {
   const split = tableFields(wanted.table);
   const attributes: RouteAttributes = {};
-  if (wanted.destination !== undefined) attributes.dst = wanted.destination;
+  // `ip -4|-6 route add default` sends an all-zero RTA_DST; the kernel reads none of it at length 0.
+  attributes.dst = wanted.destination ?? (wanted.family === 4 ? '0.0.0.0' : '::');
   if (split.attribute !== undefined) attributes.table = split.attribute;
   if (!forDelete) {
     if (spec.gateway) attributes.gateway = spec.gateway;
@@ -167,16 +182,23 @@ function buildRoute(wanted: ResolvedRoute, spec: RouteSpec, oif: number | undefi
   }
   if (spec.metric !== undefined || forDelete) attributes.priority = wanted.metric;
 
-  // Device routes without a gateway reach only the link, as iproute2 scopes them.
-  const scope = wanted.type === RTN_UNICAST && !spec.gateway ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
   const message = routeBody(wanted.family === 4 ? AF_INET : AF_INET6, attributes);
   message.dstLength = wanted.dstLength;
   message.table = split.table;
   message.type = wanted.type;
-  // iproute2 sends RT_SCOPE_NOWHERE on delete, which matches a route of any scope.
-  message.scope = forDelete ? RT_SCOPE_NOWHERE : scope;
+  message.scope = routeScope(wanted, spec, forDelete);
   message.protocol = forDelete ? 0 : spec.protocol ?? RTPROT_BOOT;
   return message;
+}
+
+// The scopes iproute2 sends (ip/iproute.c, iproute_modify). IPv6 routes have no scope, so
+// it sends RT_SCOPE_UNIVERSE for every IPv6 request. An IPv4 delete sends RT_SCOPE_NOWHERE,
+// which matches a route of any scope. An IPv4 unicast route without a gateway reaches only
+// the link.
+function routeScope(wanted: ResolvedRoute, spec: RouteSpec, forDelete: boolean): number {
+  if (wanted.family === 6) return RT_SCOPE_UNIVERSE;
+  if (forDelete) return RT_SCOPE_NOWHERE;
+  return wanted.type === RTN_UNICAST && !spec.gateway ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
 }
 
 function routeBody(family: number, attributes: RouteAttributes): RouteMessage {

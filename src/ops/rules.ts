@@ -14,6 +14,7 @@ import {
   RT_TABLE_MAIN,
 } from '../netlink/constants.js';
 import { parseAddressWithPrefix } from '../netlink/ip.js';
+import type { ChangeRequest } from '../netlink/request.js';
 import { decodeRule, encodeRule, type RuleAttributes, type RuleMessage } from '../netlink/rule.js';
 import { makeChange, type Change, type EnsureOptions } from './change.js';
 import { inNamespace, type NetnsHandle } from './handle.js';
@@ -65,7 +66,7 @@ export async function ensureRule(ns: NetnsHandle, spec: RuleSpec, options: Ensur
   if (rules.some((rule) => sameRule(rule, wanted))) return [];
 
   const description = `add rule ${describeRule(spec)}${inNamespace(ns)}`;
-  return makeChange(options, description, () => ns.session.change(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, encodeRule(wanted), description));
+  return makeChange(options, description, () => ns.session.applyChange(ruleRequest('add', spec), description));
 }
 
 /** Removes the rule if it exists. Like `ip rule del`. */
@@ -75,7 +76,13 @@ export async function removeRule(ns: NetnsHandle, spec: RuleSpec, options: Ensur
   if (!rules.some((rule) => sameRule(rule, wanted))) return [];
 
   const description = `delete rule ${describeRule(spec)}${inNamespace(ns)}`;
-  return makeChange(options, description, () => ns.session.change(RTM_DELRULE, 0, encodeRule(wanted), description));
+  return makeChange(options, description, () => ns.session.applyChange(ruleRequest('delete', spec), description));
+}
+
+/** Builds the request that adds or deletes a rule. Like `ip rule add|del`. */
+export function ruleRequest(verb: 'add' | 'delete', spec: RuleSpec): ChangeRequest {
+  const body = encodeRule(buildRule(spec));
+  return verb === 'add' ? { type: RTM_NEWRULE, flags: NLM_F_CREATE | NLM_F_EXCL, body } : { type: RTM_DELRULE, flags: 0, body };
 }
 
 /** Deletes a rule exactly as the kernel reported it (for removing what a dump found). */

@@ -22,6 +22,9 @@ const table = defineTable('test-attrs', [
   { type: 13, name: 'inner', kind: 'nested', nested: inner },
   { type: 14, name: 'opaque', kind: 'nested' },
   { type: 15, name: 'tag', kind: 'u32', repeated: true },
+  { type: 16, name: 'flagged', kind: 'nested', nested: inner, flagged: true },
+  { type: 17, name: 'label', kind: 'u32be' },
+  { type: 18, name: 'tunnel', kind: 'u64be' },
 ]);
 
 function encode(values: Record<string, unknown>): Buffer {
@@ -59,8 +62,11 @@ const ROUND_TRIPS: [string, Record<string, unknown>, Buffer][] = [
   ['Ethernet address', { mac: '02:00:5e:10:00:01' }, bytes(u16(10), u16(11), [2, 0, 0x5e, 0x10, 0, 1], pad(2))],
   ['InfiniBand-length address', { mac: Array.from({ length: 20 }, (_, i) => (i * 13).toString(16).padStart(2, '0')).join(':') }, bytes(u16(24), u16(11), Array.from({ length: 20 }, (_, i) => i * 13))],
   ['flag', { present: true }, bytes(u16(4), u16(12))],
-  ['nested table', { inner: { value: 7 } }, bytes(u16(12), u16(13 | 0x8000), u16(8), u16(1), u32(7))],
-  ['nested bytes', { opaque: bytes(attr(3, u8(1))) }, bytes(u16(12), u16(14 | 0x8000), attr(3, u8(1)))],
+  ['nested table', { inner: { value: 7 } }, bytes(u16(12), u16(13), u16(8), u16(1), u32(7))],
+  ['nested bytes', { opaque: bytes(attr(3, u8(1))) }, bytes(u16(12), u16(14), attr(3, u8(1)))],
+  ['nested with NLA_F_NESTED', { flagged: { value: 7 } }, bytes(u16(12), u16(16 | 0x8000), u16(8), u16(1), u32(7))],
+  ['u32be flow label', { label: 0xabcde }, bytes(u16(8), u16(17), [0x00, 0x0a, 0xbc, 0xde])],
+  ['u64be tunnel id', { tunnel: 0x0102030405060708n }, bytes(u16(12), u16(18), [1, 2, 3, 4, 5, 6, 7, 8])],
   ['repeated', { tag: [1, 2] }, bytes(attr(15, u32(1)), attr(15, u32(2)))],
 ];
 

@@ -34,12 +34,12 @@ test('veth with its peer in another namespace', (t) => {
     u32(0), // ifi_change
     // IFLA_IFNAME "ve-wg\0"
     u16(10), u16(3), cstring('ve-wg'), pad(2),
-    // IFLA_LINKINFO, nested
-    u16(56), u16(18 | 0x8000),
+    // IFLA_LINKINFO, nested without NLA_F_NESTED, as iproute2 sends it
+    u16(56), u16(18),
     //   IFLA_INFO_KIND "veth", no trailing NUL
     u16(8), u16(1), text('veth'),
-    //   IFLA_INFO_DATA, nested
-    u16(44), u16(2 | 0x8000),
+    //   IFLA_INFO_DATA, nested without NLA_F_NESTED
+    u16(44), u16(2),
     //     VETH_INFO_PEER: a whole link body
     u16(40), u16(1),
     //       ifinfomsg of the peer
@@ -63,11 +63,11 @@ test('bridge with settings', (t) => {
     // IFLA_IFNAME "br0\0"
     u16(8), u16(3), cstring('br0'),
     // IFLA_LINKINFO, nested
-    u16(36), u16(18 | 0x8000),
+    u16(36), u16(18),
     //   IFLA_INFO_KIND "bridge"
     u16(10), u16(1), text('bridge'), pad(2),
     //   IFLA_INFO_DATA, nested: table order, not the caller's key order
-    u16(20), u16(2 | 0x8000),
+    u16(20), u16(2),
     //     IFLA_BR_FORWARD_DELAY 1500
     u16(8), u16(1), u32(1500),
     //     IFLA_BR_STP_STATE 0
@@ -84,9 +84,9 @@ test('bridge VLAN protocol is big-endian', (t) => {
     encodeLink(bridge),
     bytes(
       ifinfomsgRow(0),
-      u16(28), u16(18 | 0x8000), // IFLA_LINKINFO
+      u16(28), u16(18), // IFLA_LINKINFO
       u16(10), u16(1), text('bridge'), pad(2), // IFLA_INFO_KIND
-      u16(12), u16(2 | 0x8000), // IFLA_INFO_DATA
+      u16(12), u16(2), // IFLA_INFO_DATA
       u16(6), u16(8), u16be(0x8100), pad(2), // IFLA_BR_VLAN_PROTOCOL ETH_P_8021Q, network byte order
     ),
   );

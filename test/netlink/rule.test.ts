@@ -3,7 +3,7 @@ import test from 'ava';
 import { AF_INET, AF_INET6, FR_ACT_PROHIBIT, FR_ACT_TO_TBL, FR_ACT_UNREACHABLE, NLM_F_MULTI, RTM_NEWRULE, RTPROT_STATIC } from '../../src/netlink/constants.js';
 import { encodeMessage, splitDatagram, type Message } from '../../src/netlink/message.js';
 import { decodeRule, encodeRule, type RuleMessage } from '../../src/netlink/rule.js';
-import { bytes, cstring, ipv4, pad, u16, u32, u64, u8 } from './helpers/bytes.js';
+import { bytes, cstring, ipv4, pad, u16, u32, u64be, u8 } from './helpers/bytes.js';
 
 function asMessage(body: Buffer): Message {
   const [message] = splitDatagram(encodeMessage(RTM_NEWRULE, NLM_F_MULTI, 1, body));
@@ -95,9 +95,15 @@ test('IPv6 rule round trip', (t) => {
 });
 
 test('rule reserved bytes are not decoded', (t) => {
-  const body = bytes(u8(2), u8(0), u8(0), u8(0), u8(254), u8(0xaa), u8(0xbb), u8(1), u32(0), u16(12), u16(12), u64(5n));
+  const body = bytes(u8(2), u8(0), u8(0), u8(0), u8(254), u8(0xaa), u8(0xbb), u8(1), u32(0), u16(12), u16(12), u64be(5n));
 
   const decoded = decodeRule(asMessage(body));
 
   t.deepEqual(decoded, { family: 2, dstLength: 0, srcLength: 0, tos: 0, table: 254, action: 1, flags: 0, attributes: { tunId: 5n } });
+});
+
+test('FRA_TUN_ID is big-endian', (t) => {
+  const body = bytes(u8(2), u8(0), u8(0), u8(0), u8(254), u8(0), u8(0), u8(1), u32(0), u16(12), u16(12), [0, 0, 0, 0, 0, 0, 0x12, 0x34]);
+
+  t.is(decodeRule(asMessage(body)).attributes.tunId, 0x1234n);
 });

@@ -18,7 +18,7 @@ import { DecodeError, DumpInterruptedError, NetlinkError, RequestTimeoutError, T
 import type { Message } from '../../src/netlink/message.js';
 import { decodeRoute } from '../../src/netlink/route.js';
 import { RtnlSession, type SessionOptions } from '../../src/netlink/session.js';
-import { attr, bytes, ipv4, message, u32, u8 } from './helpers/bytes.js';
+import { attr, bytes, ipv4, message, text, u16, u32, u8 } from './helpers/bytes.js';
 import { ackFor, datagram, doneFor, dumpPart, errorFor, FakeTransport } from './helpers/fake-transport.js';
 import { exchangeOf, loadFixture } from './helpers/fixtures.js';
 
@@ -87,8 +87,12 @@ for (const capped of [true, false]) {
     const error = await t.throwsAsync(change, { instanceOf: NetlinkError });
     t.is(error?.errno, 22);
     t.is(error?.code, 'EINVAL');
-    t.deepEqual(error?.extendedAck, { message: 'Invalid prefix length', offset: 17 });
-    t.is(error?.message, 'add address 10.49.0.1/16 to wg0 in wireguard-ns: Invalid argument (kernel: Invalid prefix length)');
+    // Byte 17 of the request is ifa_prefixlen, inside the ifaddrmsg after the 16-byte header.
+    t.deepEqual(error?.extendedAck, { message: 'Invalid prefix length', offset: 17, location: 'ifaddrmsg' });
+    t.is(
+      error?.message,
+      'add address 10.49.0.1/16 to wg0 in wireguard-ns: Invalid argument (kernel: Invalid prefix length, at byte 17 of the request: ifaddrmsg)',
+    );
     await session.close();
   });
 }
@@ -101,8 +105,38 @@ test('extended ack with only an offset', async (t) => {
   transport.deliver(errorFor(request, 22, { capped: true, offset: 24 }));
 
   const error = await t.throwsAsync(change, { instanceOf: NetlinkError });
-  t.deepEqual(error?.extendedAck, { offset: 24 });
-  t.is(error?.message, `${ADD_ADDRESS}: Invalid argument`);
+  // Header (16 bytes) and ifaddrmsg (8) come first, so byte 24 is the IFA_LOCAL attribute.
+  t.deepEqual(error?.extendedAck, { offset: 24, location: 'addr-attrs: local (2)' });
+  t.is(error?.message, `${ADD_ADDRESS}: Invalid argument (kernel: rejected the request, at byte 24 of the request: addr-attrs: local (2))`);
+  await session.close();
+});
+
+test('extended ack offset inside a nest', async (t) => {
+  const { transport, session } = open();
+  // ifinfomsg, IFLA_IFNAME "br0" (24 bytes so far after the header), then IFLA_LINKINFO
+  // at byte 40 with IFLA_INFO_KIND at byte 44.
+  const body = bytes(u8(0), u8(0), u16(0), u32(0), u32(0), u32(0), attr(3, text('br0'), u8(0)), attr(18, attr(1, text('bridge'))));
+
+  const change = session.change(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body, 'add bridge link br0');
+  const request = await transport.nextRequest();
+  transport.deliver(errorFor(request, 95, { capped: true, message: 'Unknown device type', offset: 44 }));
+
+  const error = await t.throwsAsync(change, { instanceOf: NetlinkError });
+  t.is(error?.extendedAck.location, 'link-attrs: linkinfo (18) > kind (1)');
+  t.is(error?.message, 'add bridge link br0: Operation not supported (kernel: Unknown device type, at byte 44 of the request: link-attrs: linkinfo (18) > kind (1))');
+  await session.close();
+});
+
+test('extended ack offset past the request', async (t) => {
+  const { transport, session } = open();
+
+  const change = session.change(RTM_NEWADDR, 0, ADDRESS_BODY, ADD_ADDRESS);
+  const request = await transport.nextRequest();
+  transport.deliver(errorFor(request, 22, { capped: true, message: 'Invalid', offset: 4096 }));
+
+  const error = await t.throwsAsync(change, { instanceOf: NetlinkError });
+  t.deepEqual(error?.extendedAck, { message: 'Invalid', offset: 4096 });
+  t.is(error?.message, `${ADD_ADDRESS}: Invalid argument (kernel: Invalid, at byte 4096 of the request)`);
   await session.close();
 });
 
@@ -409,7 +443,9 @@ test('request without an answer times out', async (t) => {
   const error = await t.throwsAsync(change, { instanceOf: RequestTimeoutError });
   t.is(error?.description, ADD_ADDRESS);
   t.is(error?.timeoutMs, 30);
-  t.is(error?.message, `${ADD_ADDRESS}: no answer from the kernel in test-ns after 30 ms`);
+  t.is(error?.operation, 'RTM_NEWADDR');
+  t.is(error?.seq, request.seq);
+  t.is(error?.message, `${ADD_ADDRESS}: no answer from the kernel in test-ns after 30 ms (RTM_NEWADDR, seq ${request.seq})`);
 
   // A reply that arrives too late is dropped.
   t.notThrows(() => transport.deliver(ackFor(request)));
@@ -562,3 +598,135 @@ function withSequence(captured: Buffer, seq: number): Buffer {
   }
   return copy;
 }
+
+test('dumpAll retries an interrupted dump', async (t) => {
+  const retries: string[] = [];
+  const transport = new FakeTransport();
+  const session = new RtnlSession(transport, { timeoutMs: 2000, log: (line) => void (line.startsWith('retry') && retries.push(line)) });
+
+  const dump = session.dumpAll(RTM_GETROUTE, DUMP_BODY, 'list routes', markerOf, { retries: 3 });
+  const first = await transport.nextRequest();
+  transport.deliver(datagram(markedPart(RTM_NEWROUTE, first.seq, 1, NLM_F_DUMP_INTR), doneFor(first.seq)));
+  const second = await transport.nextRequest();
+  transport.deliver(datagram(markedPart(RTM_NEWROUTE, second.seq, 2), markedPart(RTM_NEWROUTE, second.seq, 3), doneFor(second.seq)));
+
+  t.deepEqual(await dump, [2, 3], 'only the clean attempt counts');
+  t.not(first.seq, second.seq);
+  t.is(second.type, RTM_GETROUTE);
+  t.is(retries.length, 1);
+  await session.close();
+});
+
+test('dumpAll gives up after its retries', async (t) => {
+  const { transport, session } = open();
+
+  const dump = session.dumpAll(RTM_GETROUTE, DUMP_BODY, 'list routes', markerOf, { retries: 2 });
+  for (const marker of [1, 2, 3]) {
+    const request = await transport.nextRequest();
+    transport.deliver(datagram(markedPart(RTM_NEWROUTE, request.seq, marker, NLM_F_DUMP_INTR), doneFor(request.seq)));
+  }
+
+  const error = await t.throwsAsync(dump, { instanceOf: DumpInterruptedError });
+  t.is(error?.attempts, 3);
+  t.deepEqual(error?.partial, [3], 'the partial results of the last attempt');
+  t.regex(error?.message ?? '', /^list routes: the kernel interrupted the dump on each of 3 attempts/);
+  t.is(transport.sent.length, 3);
+
+  // The socket stays usable.
+  const change = session.change(RTM_NEWADDR, 0, ADDRESS_BODY, ADD_ADDRESS);
+  transport.deliver(ackFor(await transport.nextRequest()));
+  await t.notThrowsAsync(change);
+  await session.close();
+});
+
+for (const retries of [-1, 1.5, Number.NaN]) {
+  test(`dumpAll rejects retries ${retries}`, async (t) => {
+    const { transport, session } = open();
+
+    await t.throwsAsync(session.dumpAll(RTM_GETROUTE, DUMP_BODY, 'list routes', markerOf, { retries }), {
+      instanceOf: TypeError,
+      message: `Expected the dump option \`retries\` to be an integer of 0 or more, got ${retries}`,
+    });
+    t.is(transport.sent.length, 0);
+    await session.close();
+  });
+}
+
+test('notifications reach the notification listener', async (t) => {
+  const { transport, session } = open();
+  const notified: number[] = [];
+  session.onNotification((message) => notified.push(markerOf(message)));
+
+  const dump = session.dumpAll(RTM_GETLINK, DUMP_BODY, 'list links', markerOf);
+  const request = await transport.nextRequest();
+  // A notification from the kernel (seq 0), and one caused by another socket whose own
+  // counter happens to match this dump's sequence number: it lacks NLM_F_MULTI.
+  transport.deliver(
+    datagram(
+      message({ type: RTM_NEWLINK, seq: 0 }, u32(100)),
+      markedPart(RTM_NEWLINK, request.seq, 1),
+      message({ type: RTM_NEWLINK, seq: request.seq, pid: 4242 }, u32(101)),
+      doneFor(request.seq),
+    ),
+  );
+
+  t.deepEqual(await dump, [1]);
+  t.deepEqual(notified, [100, 101]);
+  await session.close();
+});
+
+test('overrun is reported when a listener is set', async (t) => {
+  const overruns: Error[] = [];
+  const { transport, session } = open({ onOverrun: (error) => overruns.push(error) });
+  const enobufs = Object.assign(new Error('Error when receiving Netlink message: No buffer space available'), { code: 'ENOBUFS', errno: 105 });
+
+  transport.fail(new TransportError('netlink socket in test-ns failed', { cause: enobufs }));
+  const change = session.change(RTM_NEWADDR, 0, ADDRESS_BODY, ADD_ADDRESS);
+  transport.deliver(ackFor(await transport.nextRequest()));
+
+  await t.notThrowsAsync(change, 'the session still works');
+  t.is(overruns.length, 1);
+  await session.close();
+});
+
+test('overrun fails a session without a listener', async (t) => {
+  const { transport, session } = open();
+  const enobufs = Object.assign(new Error('No buffer space available'), { code: 'ENOBUFS' });
+
+  const change = session.change(RTM_NEWADDR, 0, ADDRESS_BODY, ADD_ADDRESS);
+  await transport.nextRequest();
+  transport.fail(enobufs);
+
+  t.is(await t.throwsAsync(change), enobufs);
+  await session.close();
+});
+
+test('1000 requests in flight each get their own reply', async (t) => {
+  const { transport, session } = open();
+  const count = 1000;
+
+  const gets = Array.from({ length: count }, (_, i) => session.get(RTM_GETLINK, DUMP_BODY, `get ${i}`));
+  const requests = await Promise.all(gets.map(() => transport.nextRequest()));
+
+  // Every request gets a reply with a marker of its own, in a shuffled order and several
+  // replies to a datagram. A third of them are rejected instead.
+  const order = [...requests.keys()].sort((a, b) => ((a * 7919) % count) - ((b * 7919) % count));
+  for (let start = 0; start < order.length; start += 7) {
+    const messages = order.slice(start, start + 7).flatMap((i) => {
+      const request = requests[i]!;
+      if (i % 3 === 0) return [errorFor(request, 19)];
+      return [message({ type: RTM_NEWLINK, seq: request.seq }, u32(i)), ackFor(request)];
+    });
+    transport.deliver(datagram(...messages));
+  }
+
+  const outcomes = await Promise.allSettled(gets);
+  outcomes.forEach((outcome, i) => {
+    if (i % 3 === 0) {
+      t.is(outcome.status === 'rejected' ? (outcome.reason as NetlinkError).description : null, `get ${i}`);
+    } else {
+      t.deepEqual(outcome.status === 'fulfilled' ? outcome.value.map(markerOf) : null, [i]);
+    }
+  });
+  await session.close();
+});

@@ -46,6 +46,12 @@ export function u64(value: bigint): Buffer {
   return buffer;
 }
 
+export function u64be(value: bigint): Buffer {
+  const buffer = Buffer.alloc(8);
+  buffer.writeBigUInt64BE(value);
+  return buffer;
+}
+
 /** UTF-8 text without a terminating NUL. */
 export function text(value: string): Buffer {
   return Buffer.from(value, 'utf8');
