@@ -14,7 +14,9 @@ export { decodeAddress, encodeAddress, type AddressAttributes, type AddressMessa
 export { decodeRoute, encodeRoute, routeTableOf, type RouteAttributes, type RouteMessage } from './netlink/route.js';
 export { decodeRule, encodeRule, type RuleAttributes, type RuleMessage } from './netlink/rule.js';
 export { formatAddress, parseAddress, parseAddressWithPrefix } from './netlink/ip.js';
-export { RtnlSession, type SessionOptions } from './netlink/session.js';
+export { RtnlSession, type DumpOptions, type SessionOptions } from './netlink/session.js';
+export { Subscription, type SubscriptionEvent, type SubscriptionOptions } from './netlink/subscription.js';
+export { EVENT_FAMILIES, type ChangeEvent, type EventFamily } from './netlink/events.js';
 export { SocketTransport } from './netlink/socket-transport.js';
 export type { NetlinkTransport } from './netlink/transport.js';
 export type { NetlinkLogger } from './netlink/log.js';
@@ -31,12 +33,14 @@ export { ensureSysctl } from './ops/ensure-sysctl.js';
 export { readSysctl, writeSysctl } from './ops/sysctl.js';
 export { startRelay, type RelayTransport } from './ops/relay/client.js';
 export { HelperError } from './ops/spawn.js';
+export { findProgram } from './ops/programs.js';
 
 // The Algo topology.
 export { defaultConfig, type TopologyConfig } from './setup/config.js';
 export { loadConfig, mergeConfig } from './setup/config-load.js';
 export { validateConfig } from './setup/config-validate.js';
 export { ConfigError } from './setup/errors.js';
-export { up, type UpResult } from './setup/up.js';
+export { up, UpFailedError, type UpOptions, type UpResult } from './setup/up.js';
 export { down, type DownResult } from './setup/down.js';
 export { status, type TopologyStatus } from './setup/status.js';
+export { check, type HealthReport } from './setup/check.js';

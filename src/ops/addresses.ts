@@ -3,13 +3,13 @@ import { AF_INET, AF_INET6, IFA_F_NODAD, NLM_F_CREATE, NLM_F_EXCL, RTM_DELADDR, 
 import { decodeAddress, encodeAddress, type AddressMessage } from '../netlink/address.js';
 import { parseAddressWithPrefix } from '../netlink/ip.js';
 import type { ChangeRequest } from '../netlink/request.js';
-import { makeChange, type Change, type EnsureOptions } from './change.js';
+import { LIST_DUMP_OPTIONS, makeChange, type Change, type EnsureOptions } from './change.js';
 import { inNamespace, type NetnsHandle } from './handle.js';
 import { getLink, requireLink } from './links.js';
 
 /** Lists addresses, of one link if `index` is given. Like `ip addr show`. */
 export async function listAddresses(ns: NetnsHandle, index?: number): Promise<AddressMessage[]> {
-  const all = await ns.session.dumpAll(RTM_GETADDR, encodeAddress(addressBody(0, 0, 0, {})), `list addresses${inNamespace(ns)}`, decodeAddress);
+  const all = await ns.session.dumpAll(RTM_GETADDR, encodeAddress(addressBody(0, 0, 0, {})), `list addresses${inNamespace(ns)}`, decodeAddress, LIST_DUMP_OPTIONS);
   return index === undefined ? all : all.filter((address) => address.index === index);
 }
 

@@ -22,3 +22,9 @@ export class ConflictError extends Error {
     super(message);
   }
 }
+
+/**
+ * Dump options of the list functions. A dump that a concurrent change interrupts (new IPv6
+ * addresses finishing duplicate address detection, say) runs again, up to three times.
+ */
+export const LIST_DUMP_OPTIONS = { retries: 3 } as const;

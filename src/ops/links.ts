@@ -14,7 +14,7 @@ import { open } from 'node:fs/promises';
 import { NetlinkError } from '../netlink/errors.js';
 import { decodeLink, encodeLink, linkMessage, type LinkAttributes, type LinkMessage } from '../netlink/link.js';
 import type { ChangeRequest } from '../netlink/request.js';
-import { ConflictError, makeChange, type Change, type EnsureOptions } from './change.js';
+import { ConflictError, LIST_DUMP_OPTIONS, makeChange, type Change, type EnsureOptions } from './change.js';
 import { inNamespace, type NetnsHandle } from './handle.js';
 import { openNamespace } from './netns.js';
 
@@ -36,7 +36,7 @@ export async function getLink(ns: NetnsHandle, name: string): Promise<LinkMessag
 
 /** Lists every link. Like `ip link show`, without statistics. */
 export async function listLinks(ns: NetnsHandle): Promise<LinkMessage[]> {
-  return ns.session.dumpAll(RTM_GETLINK, encodeLink(linkMessage({ attributes: { extMask: LINK_QUERY_EXT_MASK } })), `list links${inNamespace(ns)}`, decodeLink);
+  return ns.session.dumpAll(RTM_GETLINK, encodeLink(linkMessage({ attributes: { extMask: LINK_QUERY_EXT_MASK } })), `list links${inNamespace(ns)}`, decodeLink, LIST_DUMP_OPTIONS);
 }
 
 /** Returns a link's kind ("veth", "wireguard", "tun"), or undefined for devices without one. */

@@ -21,7 +21,7 @@ import {
 import { parseAddressWithPrefix } from '../netlink/ip.js';
 import type { ChangeRequest } from '../netlink/request.js';
 import { decodeRoute, encodeRoute, routeTableOf, tableFields, type RouteAttributes, type RouteMessage } from '../netlink/route.js';
-import { ConflictError, makeChange, type Change, type EnsureOptions } from './change.js';
+import { ConflictError, LIST_DUMP_OPTIONS, makeChange, type Change, type EnsureOptions } from './change.js';
 import { inNamespace, type NetnsHandle } from './handle.js';
 import { getLink, requireLink } from './links.js';
 
@@ -64,7 +64,7 @@ interface ResolvedRoute {
 /** Lists routes of one family (or both) in every table. Like `ip route show table all`. */
 export async function listRoutes(ns: NetnsHandle, family?: 4 | 6): Promise<RouteMessage[]> {
   const body = encodeRoute(routeBody(family === 4 ? AF_INET : family === 6 ? AF_INET6 : 0, {}));
-  return ns.session.dumpAll(RTM_GETROUTE, body, `list routes${inNamespace(ns)}`, decodeRoute);
+  return ns.session.dumpAll(RTM_GETROUTE, body, `list routes${inNamespace(ns)}`, decodeRoute, LIST_DUMP_OPTIONS);
 }
 
 export interface EnsureRouteOptions extends EnsureOptions {

@@ -16,7 +16,7 @@ import {
 import { parseAddressWithPrefix } from '../netlink/ip.js';
 import type { ChangeRequest } from '../netlink/request.js';
 import { decodeRule, encodeRule, type RuleAttributes, type RuleMessage } from '../netlink/rule.js';
-import { makeChange, type Change, type EnsureOptions } from './change.js';
+import { LIST_DUMP_OPTIONS, makeChange, type Change, type EnsureOptions } from './change.js';
 import { inNamespace, type NetnsHandle } from './handle.js';
 
 export type RuleAction = 'lookup' | 'prohibit' | 'unreachable' | 'blackhole';
@@ -56,7 +56,7 @@ export interface RuleSpec {
 /** Lists rules of one family. Like `ip rule show` (or `ip -6 rule show`). */
 export async function listRules(ns: NetnsHandle, family: 4 | 6): Promise<RuleMessage[]> {
   const body = encodeRule(ruleBody(family === 4 ? AF_INET : AF_INET6, 0, 0, {}));
-  return ns.session.dumpAll(RTM_GETRULE, body, `list IPv${family} rules${inNamespace(ns)}`, decodeRule);
+  return ns.session.dumpAll(RTM_GETRULE, body, `list IPv${family} rules${inNamespace(ns)}`, decodeRule, LIST_DUMP_OPTIONS);
 }
 
 /** Ensures the rule exists. Like `ip rule add`, but a no-op when an identical rule is there. */

@@ -153,9 +153,10 @@ export class RelayTransport implements NetlinkTransport {
 
   /**
    * Registers a listener for relay failures. It receives a HelperError when the relay
-   * exits unexpectedly or its output is corrupt. It receives a RelayError with the errno
-   * when the socket reports an error, such as ENOBUFS after a multicast overrun, and then
-   * the relay keeps running.
+   * exits unexpectedly or its output is corrupt, and a RelayError with the errno when the
+   * socket reports an error. NOTE: with netlink 0.3.0 a multicast overrun (ENOBUFS) aborts the
+   * relay process instead (the package throws from its native poll callback), so an overrun
+   * arrives here as a HelperError for a relay killed by SIGABRT.
    */
   onFailure(listener: (error: Error) => void): void {
     this.failureListeners.push(listener);
