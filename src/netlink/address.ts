@@ -62,5 +62,6 @@ export function decodeAddress(message: Message): AddressMessage {
     if (cacheinfo.length >= ifaCacheinfo.span) decoded.cacheinfo = ifaCacheinfo.decode(cacheinfo, 0);
     else delete decoded.cacheinfo;
   }
-  return { ...fixed, attributes: decoded };
+  // Written field by field: an object spread costs microseconds per message on Node 20.
+  return { family: fixed.family, prefixLength: fixed.prefixLength, flags: fixed.flags, scope: fixed.scope, index: fixed.index, attributes: decoded };
 }

@@ -62,7 +62,19 @@ export function encodeRoute(message: RouteMessage): Buffer {
 /** Decodes a route message. */
 export function decodeRoute(message: Message): RouteMessage {
   const { fixed, attributes } = decodeBody(message, rtmsg, 'rtmsg', routeTable);
-  return { ...fixed, attributes: attributes as RouteAttributes };
+  // Written field by field: an object spread here cost about 2 us per route on Node 20.
+  return {
+    family: fixed.family,
+    dstLength: fixed.dstLength,
+    srcLength: fixed.srcLength,
+    tos: fixed.tos,
+    table: fixed.table,
+    protocol: fixed.protocol,
+    scope: fixed.scope,
+    type: fixed.type,
+    flags: fixed.flags,
+    attributes: attributes as RouteAttributes,
+  };
 }
 
 /** Splits a table id between rtmsg's 8-bit field and RTA_TABLE the way iproute2 does. */

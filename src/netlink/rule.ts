@@ -48,6 +48,14 @@ export function encodeRule(message: RuleMessage): Buffer {
 /** Decodes a rule message. */
 export function decodeRule(message: Message): RuleMessage {
   const { fixed, attributes } = decodeBody(message, fibRuleHdr, 'fib_rule_hdr', ruleTable);
-  const { reserved1: _reserved1, reserved2: _reserved2, ...header } = fixed;
-  return { ...header, attributes: attributes as RuleAttributes };
+  return {
+    family: fixed.family,
+    dstLength: fixed.dstLength,
+    srcLength: fixed.srcLength,
+    tos: fixed.tos,
+    table: fixed.table,
+    action: fixed.action,
+    flags: fixed.flags,
+    attributes: attributes as RuleAttributes,
+  };
 }
