@@ -3,7 +3,7 @@
  * defaults, validate the result, and print the effective configuration.
  */
 
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 
 import { parseAllDocuments, stringify } from 'yaml';
@@ -80,10 +80,23 @@ export function formatConfig(config: TopologyConfig, format: ConfigFormat): stri
   return stringify(config, { version: '1.1' });
 }
 
+/** Largest configuration file read. A real one is a few hundred bytes. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
 async function readConfigFile(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    const info = await stat(path);
+    if (info.isFile() && info.size > MAX_CONFIG_BYTES) {
+      throw new ConfigError(`configuration file ${path} is ${info.size} bytes; at most ${MAX_CONFIG_BYTES} bytes are read, so check that it is the right file`, { file: path });
+    }
+    const text = await readFile(path, 'utf8');
+    // A NUL or an invalid UTF-8 sequence (decoded as U+FFFD) means this is not a text file.
+    if (text.includes('\0') || text.includes('\uFFFD')) {
+      throw new ConfigError(`configuration file ${path} is not UTF-8 text; expected YAML or JSON`, { file: path });
+    }
+    return text;
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const message =
       code === 'ENOENT'

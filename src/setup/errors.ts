@@ -29,6 +29,9 @@ export interface ConfigErrorOptions {
 /** Exit status the CLI uses for configuration errors, as for a usage error. */
 export const CONFIG_ERROR_EXIT_CODE = 2;
 
+/** Problems listed in an error message; the rest are counted. */
+const MAX_PROBLEMS_SHOWN = 50;
+
 /** Configuration that could not be read, parsed or validated. */
 export class ConfigError extends Error {
   readonly problems: readonly ConfigProblem[];
@@ -50,7 +53,9 @@ export class ConfigError extends Error {
   static fromProblems(problems: readonly ConfigProblem[], file?: string): ConfigError {
     const where = file === undefined ? '' : ` in ${file}`;
     const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
-    const lines = problems.map((problem) => `  ${formatProblem(problem)}`);
+    // A huge list of wrong entries would bury the first ones; the count above stays exact.
+    const shown = problems.slice(0, MAX_PROBLEMS_SHOWN).map((problem) => `  ${formatProblem(problem)}`);
+    const lines = problems.length > MAX_PROBLEMS_SHOWN ? [...shown, `  ... and ${problems.length - MAX_PROBLEMS_SHOWN} more`] : shown;
     const message = [`invalid configuration${where} (${count}):`, ...lines].join('\n');
     return new ConfigError(message, file === undefined ? { problems } : { problems, file });
   }
