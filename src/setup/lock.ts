@@ -25,16 +25,16 @@ export interface Lock {
 export async function acquireLock(directory: string, timeoutSeconds: number, onWait: (pid: string) => void): Promise<Lock> {
   const path = join(directory, LOCK_FILE);
   const deadline = Date.now() + timeoutSeconds * 1000;
-  let told = false;
+  let reported = false;
 
-  // A run that removes the lock file (down does) leaves waiters holding the old inode, so
-  // after each lock the file on disk must still be the one locked; if not, start over.
+  // down removes the lock file, which leaves any waiter locking the old inode. So after each
+  // lock the file on disk must still be the one locked, and otherwise the loop starts over.
   for (;;) {
     const handle = await openLockFile(directory, path);
     try {
       if (!(await tryFlock(handle, ['--nonblock']))) {
-        if (!told) onWait(await holderPid(path));
-        told = true;
+        if (!reported) onWait(await holderPid(path));
+        reported = true;
         const left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
         if (!(await tryFlock(handle, ['--timeout', String(left)]))) {
           throw new SetupError(

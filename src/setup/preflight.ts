@@ -45,9 +45,9 @@ export async function preflight(root: NetnsHandle, config: TopologyConfig, uplin
     const text = addressText(address);
     if (ours.has(link) || text === undefined || text.startsWith('fe80:')) continue;
 
-    const held = parseAddress(text);
+    const hostAddress = parseAddress(text);
     for (const { field, prefix } of claimed) {
-      if (containsAddress(parsePrefix(prefix), held)) {
+      if (containsAddress(parsePrefix(prefix), hostAddress)) {
         throw new SetupError(
           `address ${text}/${address.prefixLength} on ${link} in the root namespace collides with ${field} ${prefix}; ` +
             `remove it from ${link} (Algo puts the DNS service address on lo) or choose another ${field}`,
