@@ -1,10 +1,12 @@
 /**
  * IPv4 and IPv6 addresses and prefixes: parsing, canonical text and prefix arithmetic.
  *
- * Written without dependencies. Parsing is strict on purpose: configuration values are read by
+ * Parsing is written here, and strict on purpose: configuration values are read by
  * people, so forms that inet_aton(3) tolerates (octal `010`, short `1.2.3`, surrounding spaces)
  * are rejected instead of being read as an address the operator did not mean.
  */
+
+import { formatAddress as formatIpText } from '../netlink/ip.js';
 
 export type AddressFamily = 4 | 6;
 
@@ -88,12 +90,9 @@ export function parseInterfaceAddress(text: string): IpPrefix {
  * groups shortened to `::`. The last 32 bits of `::ffff:1.2.3.4` and `::1.2.3.4` stay dotted.
  */
 export function formatAddress(address: Buffer): string {
-  if (address.length === ADDRESS_BYTES[4]) {
-    return Array.from(address).join('.');
-  }
-
-  if (address.length === ADDRESS_BYTES[6]) {
-    return formatIPv6(address);
+  // The codec's formatter also prints other lengths as hex; an IP address is only 4 or 16 bytes.
+  if (address.length === ADDRESS_BYTES[4] || address.length === ADDRESS_BYTES[6]) {
+    return formatIpText(address);
   }
 
   throw new RangeError(`an IP address is 4 or 16 bytes long, got ${address.length}`);
@@ -294,56 +293,6 @@ function parseGroups(section: string, mayEndInIPv4: boolean, text: string): numb
   });
 
   return groups;
-}
-
-function formatIPv6(address: Buffer): string {
-  const groups: number[] = [];
-
-  for (let index = 0; index < IPV6_GROUPS; index++) {
-    groups.push(address.readUInt16BE(index * 2));
-  }
-
-  const run = longestZeroRun(groups);
-
-  // glibc prints IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d) addresses with a dotted tail.
-  const isMapped = run.start === 0 && run.length === 5 && groups[5] === 0xffff;
-  const isCompatible = run.start === 0 && run.length === 6;
-
-  if (isMapped || isCompatible) {
-    const tail = formatAddress(address.subarray(12));
-    return isMapped ? `::ffff:${tail}` : `::${tail}`;
-  }
-
-  const hex = groups.map((group) => group.toString(16));
-
-  if (run.length < 2) {
-    return hex.join(':');
-  }
-
-  const before = hex.slice(0, run.start).join(':');
-  const after = hex.slice(run.start + run.length).join(':');
-  return `${before}::${after}`;
-}
-
-/** Finds the longest run of zero groups, and the first of equal runs, as RFC 5952 section 4.2.3 requires. */
-function longestZeroRun(groups: number[]): { start: number; length: number } {
-  let best = { start: -1, length: 0 };
-  let start = -1;
-
-  for (let index = 0; index <= groups.length; index++) {
-    if (index < groups.length && groups[index] === 0) {
-      start = start === -1 ? index : start;
-      continue;
-    }
-
-    if (start !== -1 && index - start > best.length) {
-      best = { start, length: index - start };
-    }
-
-    start = -1;
-  }
-
-  return best;
 }
 
 function makePrefix(family: AddressFamily, address: Buffer, prefixLength: number): IpPrefix {
