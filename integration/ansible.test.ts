@@ -17,7 +17,7 @@ import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { parse } from 'yaml';
 
 import { CLI_PATH } from './cli.js';
-import { insideRunnerSandbox, probeProgram, Sandbox, type RunResult } from './sandbox.js';
+import { insideRunnerSandbox, probeProgram, type RunResult, sandboxFor, skipsFor } from './sandbox.js';
 
 const test: TestFn = insideRunnerSandbox() ? anyTest : (anyTest.skip as TestFn);
 if (!insideRunnerSandbox()) console.log('Skipping ansible.test.js: not inside the integration sandbox; run npm run test:integration');
@@ -67,14 +67,9 @@ function ansibleEnvironment(folder: string): NodeJS.ProcessEnv {
 
 test('playbook passes the syntax check', async (t) => {
   const missing = await probeProgram('ansible-playbook');
-  if (missing) {
-    t.log(`skipped: ${missing}`);
-    t.pass();
-    return;
-  }
+  if (skipsFor(t, missing)) return;
 
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   const folder = await scratchFolder(t);
 
   const result = await sandbox.run(['ansible-playbook', '-i', 'inventory.yml', 'playbook.yml', '--syntax-check'], {
@@ -88,14 +83,9 @@ test('playbook passes the syntax check', async (t) => {
 
 test('role passes ansible-lint', async (t) => {
   const missing = await probeProgram('ansible-lint');
-  if (missing) {
-    t.log(`skipped: ${missing}`);
-    t.pass();
-    return;
-  }
+  if (skipsFor(t, missing)) return;
 
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   const folder = await scratchFolder(t);
 
   // The profile (production) and offline mode come from ansible/.ansible-lint.
@@ -111,14 +101,9 @@ test('role passes ansible-lint', async (t) => {
 
 test('role builds the topology, then changes nothing', async (t) => {
   const missing = await probeProgram('ansible-playbook');
-  if (missing) {
-    t.log(`skipped: ${missing}`);
-    t.pass();
-    return;
-  }
+  if (skipsFor(t, missing)) return;
 
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   const folder = await scratchFolder(t);
   const unitRoot = join(folder, 'units');
   await mkdir(unitRoot);

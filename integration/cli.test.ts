@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import anyTest, { type TestFn } from 'ava';
 import { parse } from 'yaml';
 import { runCli, writeConfigFile } from './cli.js';
-import { insideRunnerSandbox, Sandbox } from './sandbox.js';
+import { insideRunnerSandbox, Sandbox, sandboxFor } from './sandbox.js';
 
 const test: TestFn = insideRunnerSandbox() ? anyTest : (anyTest.skip as TestFn);
 if (!insideRunnerSandbox()) console.log('Skipping cli.test.js: not inside the integration sandbox; run npm run test:integration');
@@ -19,8 +19,7 @@ async function hostSnapshot(sandbox: Sandbox): Promise<string> {
 }
 
 test('help answers for every command', async (t) => {
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
 
   const main = await runCli(sandbox, ['--help']);
   t.is(main.code, 0);
@@ -33,8 +32,7 @@ test('help answers for every command', async (t) => {
 });
 
 test('bad usage exits 2 and names the problem', async (t) => {
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
 
   const unknown = await runCli(sandbox, ['upp']);
   t.is(unknown.code, 2);
@@ -49,8 +47,7 @@ test('bad usage exits 2 and names the problem', async (t) => {
 });
 
 test('invalid configurations exit 2 and change nothing', async (t) => {
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   const before = await hostSnapshot(sandbox);
 
   const cases: [string, string, RegExp][] = [
@@ -78,8 +75,7 @@ test('invalid configurations exit 2 and change nothing', async (t) => {
 });
 
 test('every configuration of the invalid corpus exits 2 and changes nothing', async (t) => {
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   const before = await hostSnapshot(sandbox);
 
   const corpusPath = fileURLToPath(new URL('../../test/fixtures/config/invalid-configs.yaml', import.meta.url));
@@ -97,8 +93,7 @@ test('every configuration of the invalid corpus exits 2 and changes nothing', as
 });
 
 test('without root the command exits 1 and changes nothing', async (t) => {
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   const before = await hostSnapshot(sandbox);
 
   for (const command of ['up', 'down', 'status']) {
@@ -112,8 +107,7 @@ test('without root the command exits 1 and changes nothing', async (t) => {
 });
 
 test('config prints the defaults with the file over them', async (t) => {
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
 
   const path = await writeConfigFile('algo-netns.json', JSON.stringify({ dns: { serviceAddresses: ['172.16.0.53/32'] } }));
   const result = await runCli(sandbox, ['config', '--json', '--config', path]);

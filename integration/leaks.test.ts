@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import anyTest, { type TestFn } from 'ava';
 import { writeConfigFile } from './cli.js';
 import type { LeakSample } from './leak-loop.js';
-import { insideRunnerSandbox, Sandbox } from './sandbox.js';
+import { insideRunnerSandbox, sandboxFor } from './sandbox.js';
 
 const test: TestFn = insideRunnerSandbox() ? anyTest : (anyTest.skip as TestFn);
 if (!insideRunnerSandbox()) console.log('Skipping leaks.test.js: not inside the integration sandbox; run npm run test:integration');
@@ -17,8 +17,7 @@ const LOOP = fileURLToPath(new URL('./leak-loop.js', import.meta.url));
 
 test(`up and down ${ROUNDS} times leak nothing`, async (t) => {
   t.timeout(15 * 60_000);
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   const config = await writeConfigFile('algo-netns.yaml', 'wireguard:\n  enabled: false\n');
 
   const started = performance.now();

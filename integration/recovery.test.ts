@@ -7,7 +7,7 @@ import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { runCli, writeConfigFile } from './cli.js';
 import { hostState } from './host-state.js';
 import { buildInternet } from './internet.js';
-import { insideRunnerSandbox, Sandbox } from './sandbox.js';
+import { insideRunnerSandbox, Sandbox, sandboxFor } from './sandbox.js';
 
 const test: TestFn = insideRunnerSandbox() ? anyTest : (anyTest.skip as TestFn);
 if (!insideRunnerSandbox()) console.log('Skipping recovery.test.js: not inside the integration sandbox; run npm run test:integration');
@@ -17,8 +17,7 @@ if (!insideRunnerSandbox()) console.log('Skipping recovery.test.js: not inside t
 const CONFIG = 'wireguard:\n  enabled: false\n';
 
 async function freshHost(t: ExecutionContext): Promise<{ sandbox: Sandbox; config: string; pristine: string }> {
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   await buildInternet(sandbox);
   const config = await writeConfigFile('algo-netns.yaml', CONFIG);
   return { sandbox, config, pristine: await hostState(sandbox) };

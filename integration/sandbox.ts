@@ -480,3 +480,21 @@ export function insideRunnerSandbox(): boolean {
   return process.env['ALGO_NETNS_SANDBOX'] === '1';
 }
 
+
+/** Creates a sandbox that is destroyed when the test ends. */
+export async function sandboxFor(t: { teardown(fn: () => Promise<void>): void }): Promise<Sandbox> {
+  const sandbox = await Sandbox.create();
+  t.teardown(() => sandbox.destroy());
+  return sandbox;
+}
+
+/**
+ * Logs why the test cannot run here and passes it when `reason` is not null (a probe's answer
+ * for a missing program or kernel feature). Returns whether the test should stop.
+ */
+export function skipsFor(t: { log(...values: unknown[]): void; pass(): void }, reason: string | null): boolean {
+  if (reason === null) return false;
+  t.log(`skipped: ${reason}`);
+  t.pass();
+  return true;
+}

@@ -17,7 +17,7 @@ import { join, relative } from 'node:path';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 
 import { CLI_PATH, runCli } from './cli.js';
-import { insideRunnerSandbox, probeProgram, Sandbox, type RunResult } from './sandbox.js';
+import { insideRunnerSandbox, probeProgram, type RunResult, Sandbox, sandboxFor, skipsFor } from './sandbox.js';
 
 const test: TestFn = insideRunnerSandbox() ? anyTest : (anyTest.skip as TestFn);
 if (!insideRunnerSandbox()) console.log('Skipping systemd.test.js: not inside the integration sandbox; run npm run test:integration');
@@ -135,14 +135,9 @@ async function installInto(t: ExecutionContext, sandbox: Sandbox, root: string):
 
 test('systemd-analyze verify accepts every unit', async (t) => {
   const missing = await missingTools();
-  if (missing) {
-    t.log(`skipped: ${missing}`);
-    t.pass();
-    return;
-  }
+  if (skipsFor(t, missing)) return;
 
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   const root = await algoHostRoot(t);
   await installInto(t, sandbox, root);
 
@@ -157,14 +152,9 @@ test('systemd-analyze verify accepts every unit', async (t) => {
 
 test('verify finds the cycle the socket drop-in avoids', async (t) => {
   const missing = await missingTools();
-  if (missing) {
-    t.log(`skipped: ${missing}`);
-    t.pass();
-    return;
-  }
+  if (skipsFor(t, missing)) return;
 
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   const root = await algoHostRoot(t);
   await installInto(t, sandbox, root);
 
@@ -178,14 +168,9 @@ test('verify finds the cycle the socket drop-in avoids', async (t) => {
 
 test('strongSwan loses AF_PACKET despite Algo', async (t) => {
   const missing = await missingTools();
-  if (missing) {
-    t.log(`skipped: ${missing}`);
-    t.pass();
-    return;
-  }
+  if (skipsFor(t, missing)) return;
 
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   const root = await algoHostRoot(t);
   await installInto(t, sandbox, root);
 
@@ -200,8 +185,7 @@ test('strongSwan loses AF_PACKET despite Algo', async (t) => {
 });
 
 test('uninstall leaves the unit folders as they were', async (t) => {
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   const root = await algoHostRoot(t);
   const before = await listTree(root);
 
@@ -221,8 +205,7 @@ test('uninstall leaves the unit folders as they were', async (t) => {
 });
 
 test('install needs root but print does not', async (t) => {
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   const root = await algoHostRoot(t);
   const before = await listTree(root);
   const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI_PATH, 'systemd'];

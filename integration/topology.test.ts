@@ -1,13 +1,13 @@
 /**
- * End to end on the real kernel: `algo-netns up` in a sandbox with a simulated uplink,
- * checked with iproute2, sysctl, ping and a real WireGuard handshake through wireguard-go;
- * then a second `up` that changes nothing, and a `down` that leaves no trace.
+ * End to end on the real kernel: `algo-netns up` in a sandbox with a simulated uplink, checked
+ * with iproute2, sysctl, ping and a real WireGuard handshake through wireguard-go. Then a second
+ * `up` must change nothing, and a `down` must leave no trace.
  */
 import anyTest, { type TestFn } from 'ava';
 import { runCli, writeConfigFile } from './cli.js';
 import { hostState } from './host-state.js';
 import { buildInternet } from './internet.js';
-import { insideRunnerSandbox, probeProgram, probeTun, Sandbox, waitFor } from './sandbox.js';
+import { insideRunnerSandbox, probeProgram, probeTun, sandboxFor, skipsFor, waitFor } from './sandbox.js';
 import { generateKeyPair, showWireguardPeers, startWireguardGo } from './wireguard-go.js';
 
 interface IpAddressInfo {
@@ -45,14 +45,9 @@ if (!insideRunnerSandbox()) console.log('Skipping topology.test.js: not inside t
 
 test('up builds the topology, a second up changes nothing, down removes it', async (t) => {
   const missing = (await probeTun()) ?? (await probeProgram('wireguard-go')) ?? (await probeProgram('wg'));
-  if (missing) {
-    t.log(`skipped: ${missing}`);
-    t.pass();
-    return;
-  }
+  if (skipsFor(t, missing)) return;
 
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   const internet = await buildInternet(sandbox, { returnRoutes: ['10.47.255.0/24', 'fd47:255::/120'] });
 
   // The server's WireGuard: wireguard-go in the root namespace, adopted and moved by `up`.
@@ -66,7 +61,7 @@ test('up builds the topology, a second up changes nothing, down removes it', asy
   t.regex(first.stdout, /changes made/);
   t.log(`up from scratch: ${Math.round(upMs)} ms wall time`);
 
-  // Namespaces, as iproute2 sees them.
+  // Namespaces, as iproute2 lists them.
   const namespaces = (await sandbox.ipJson<{ name: string }[]>(['netns', 'list'])).map((entry) => entry.name);
   for (const service of SERVICES) t.true(namespaces.includes(service.namespace), `ip netns list shows ${service.namespace}`);
 

@@ -5,7 +5,7 @@
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 
 import { runCli } from '../cli.js';
-import { Sandbox } from '../sandbox.js';
+import { Sandbox, sandboxFor } from '../sandbox.js';
 import { compareCommonFields, compareLists, newComparison } from './compare.js';
 
 const sandboxed = process.env['ALGO_NETNS_SANDBOX'] === '1';
@@ -41,8 +41,7 @@ const STATE = [
 ];
 
 async function sandboxWithState(t: ExecutionContext): Promise<Sandbox> {
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   await sandbox.runShell(STATE.join(' && '));
   return sandbox;
 }
@@ -163,8 +162,7 @@ test('show --namespace reads that namespace', async (t) => {
 });
 
 test('show rejects bad arguments', async (t) => {
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
 
   const unknownObject = await runCli(sandbox, ['show', 'neighbours']);
   const missingObject = await runCli(sandbox, ['show']);

@@ -6,7 +6,7 @@
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 
 import { CLI_PATH } from '../cli.js';
-import { Sandbox, waitFor, type Daemon } from '../sandbox.js';
+import { type Daemon, Sandbox, sandboxFor, waitFor } from '../sandbox.js';
 
 const sandboxed = process.env['ALGO_NETNS_SANDBOX'] === '1';
 const test: TestFn = sandboxed ? anyTest : (anyTest.skip as TestFn);
@@ -45,8 +45,7 @@ async function waitForLine(daemon: Daemon, what: string, match: (line: Json) => 
 }
 
 test('watch --all --json prints changes in every namespace', async (t) => {
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   await sandbox.runShell('ip netns add first');
   const daemon = await startWatch(t, sandbox, ['--all', '--json']);
 
@@ -86,8 +85,7 @@ test('watch --all --json prints changes in every namespace', async (t) => {
 });
 
 test('watch --namespace prints one line per change', async (t) => {
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   await sandbox.runShell('ip netns add blue');
   const daemon = await startWatch(t, sandbox, ['--namespace', 'blue']);
 
@@ -105,8 +103,7 @@ test('watch --namespace prints one line per change', async (t) => {
 });
 
 test('watch reports an overrun and a snapshot', async (t) => {
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   await sandbox.runShell('ip link add obr type bridge');
   // Text lines: with --json the snapshot of 10,000 addresses is one line of more than the
   // megabyte of output that the sandbox keeps of a daemon.
@@ -140,8 +137,7 @@ test('watch reports an overrun and a snapshot', async (t) => {
 });
 
 test('watch rejects --namespace with --all', async (t) => {
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
 
   const result = await sandbox.run([process.execPath, CLI_PATH, 'watch', '--all', '--namespace', 'x'], { allowFailure: true });
 

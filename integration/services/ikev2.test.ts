@@ -11,7 +11,7 @@
 import anyTest, { type TestFn } from 'ava';
 
 import { INTERNET_NAMESPACE } from '../internet.js';
-import { insideRunnerSandbox, type Sandbox } from '../sandbox.js';
+import { insideRunnerSandbox, type Sandbox, skipsFor } from '../sandbox.js';
 import { clientConf, listSas, loadSwanctlConf, serverConf, startCharon, swanctl } from './strongswan.js';
 import {
   addClientNamespace,
@@ -34,11 +34,7 @@ const CLIENT_NAMESPACE = 'ike-client';
 
 test('IKEv2 client reaches charon through the DNAT', async (t) => {
   const missing = await probeServiceTools(['charon-systemd', 'swanctl', 'conntrack']);
-  if (missing) {
-    t.log(`skipped: ${missing}`);
-    t.pass();
-    return;
-  }
+  if (skipsFor(t, missing)) return;
 
   let staleFlows = '';
   const world = await buildWorld(t, {

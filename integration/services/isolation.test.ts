@@ -8,7 +8,7 @@
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 
 import { INTERNET_NAMESPACE } from '../internet.js';
-import { insideRunnerSandbox, type Sandbox } from '../sandbox.js';
+import { insideRunnerSandbox, type Sandbox, skipsFor } from '../sandbox.js';
 import { clientConf, listSas, loadSwanctlConf, serverConf, startCharon, swanctl } from './strongswan.js';
 import {
   addClientNamespace,
@@ -37,11 +37,7 @@ const UPLINK_MTU = 1480;
 
 test('namespaces and clients are isolated', async (t) => {
   const missing = await probeServiceTools(['charon-systemd', 'swanctl']);
-  if (missing) {
-    t.log(`skipped: ${missing}`);
-    t.pass();
-    return;
-  }
+  if (skipsFor(t, missing)) return;
 
   // The root namespace's own traffic before up, to compare with after.
   const before = { ping: false, tcp: null as string | null };

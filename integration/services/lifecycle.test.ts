@@ -7,7 +7,7 @@ import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 
 import { runCli, writeConfigFile } from '../cli.js';
 import { buildInternet } from '../internet.js';
-import { insideRunnerSandbox, probeProgram, Sandbox } from '../sandbox.js';
+import { insideRunnerSandbox, probeProgram, Sandbox, sandboxFor } from '../sandbox.js';
 
 const test: TestFn = insideRunnerSandbox() ? anyTest : (anyTest.skip as TestFn);
 if (!insideRunnerSandbox()) console.log('Skipping services/lifecycle.test.js: not inside the integration sandbox; run npm run test:integration');
@@ -34,8 +34,7 @@ async function freshHost(t: ExecutionContext): Promise<{ sandbox: Sandbox; confi
     t.pass();
     return null;
   }
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
   await buildInternet(sandbox);
   return { sandbox, config: await writeConfigFile('algo-netns.yaml', CONFIG) };
 }

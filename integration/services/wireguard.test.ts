@@ -7,7 +7,7 @@
 import anyTest, { type TestFn } from 'ava';
 
 import { runCli } from '../cli.js';
-import { insideRunnerSandbox } from '../sandbox.js';
+import { insideRunnerSandbox, skipsFor } from '../sandbox.js';
 import { showWireguardPeers } from '../wireguard-go.js';
 import {
   buildWorld,
@@ -36,11 +36,7 @@ interface IpLink {
 
 test('WireGuard client reaches server, DNS and internet', async (t) => {
   const missing = await probeServiceTools();
-  if (missing) {
-    t.log(`skipped: ${missing}`);
-    t.pass();
-    return;
-  }
+  if (skipsFor(t, missing)) return;
 
   const world = await buildWorld(t, { interfaceLines: ['MTU = 1380'] });
   const { sandbox, internet, serverKeys } = world;

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 
 import { runCli } from '../cli.js';
 import { buildInternet, INTERNET_NAMESPACE, type Internet } from '../internet.js';
-import { probeProgram, probeTun, Sandbox, waitFor, type Daemon, type RunResult } from '../sandbox.js';
+import { type Daemon, probeProgram, probeTun, type RunResult, Sandbox, sandboxFor, waitFor } from '../sandbox.js';
 import { configureWireguard, generateKeyPair, startWireguardGo, type KeyPair } from '../wireguard-go.js';
 
 /** A name that only the upstream dnsmasq in the internet namespace has a record for. */
@@ -74,8 +74,7 @@ export interface World {
 export async function buildWorld(t: ExecutionContext, options: WorldOptions = {}): Promise<World> {
   const folder = await mkdtemp(join(tmpdir(), 'algo-netns-services-'));
   t.teardown(() => rm(folder, { recursive: true, force: true }));
-  const sandbox = await Sandbox.create();
-  t.teardown(() => sandbox.destroy());
+  const sandbox = await sandboxFor(t);
 
   const internet = await buildInternet(sandbox);
   await startWireguardGo(sandbox, 'wg0');
