@@ -171,7 +171,7 @@ function runAva(args: string[]): void {
   const files = args.filter((arg) => !arg.startsWith('-'));
   const avaArgs = [...AVA_OPTIONS, ...args, ...(files.length === 0 ? [DEFAULT_TEST_GLOB] : [])];
   // npm run puts node_modules/.bin first in PATH, where packages install commands whose names
-  // clash with system tools (@vercel/nft installs "nft"); tests must run the system ones.
+  // clash with system tools (@vercel/nft installs "nft"). Tests must run the system ones.
   const path = (process.env.PATH ?? '').split(':').filter((folder) => !folder.includes('node_modules')).join(':');
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: path, [SANDBOX_VARIABLE]: '1' };
   delete env[KIND_VARIABLE];

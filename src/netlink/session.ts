@@ -256,9 +256,9 @@ export class RtnlSession {
     return this.nextSeq;
   }
 
-  // One timer per request. A dump's replies only record the time of their arrival; the timer
-  // re-arms itself for the rest of the window, because re-arming it for every message of a
-  // large dump was a measurable share of the decode time.
+  // One timer per request. A dump's replies only record when they arrived, and the timer
+  // re-arms itself for the rest of the window. Re-arming it for every message of a large dump
+  // was a measurable share of the decode time.
   private armTimer(pending: Pending, delayMs = this.timeoutMs): void {
     if (pending.timer) clearTimeout(pending.timer);
     pending.timer = setTimeout(() => {

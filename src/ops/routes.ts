@@ -2,6 +2,7 @@
 import {
   AF_INET,
   AF_INET6,
+  AF_UNSPEC,
   NLM_F_CREATE,
   NLM_F_EXCL,
   NLM_F_REPLACE,
@@ -63,7 +64,10 @@ interface ResolvedRoute {
 
 /** Lists routes of one family (or both) in every table. Like `ip route show table all`. */
 export async function listRoutes(ns: NetnsHandle, family?: 4 | 6): Promise<RouteMessage[]> {
-  const body = encodeRoute(routeBody(family === 4 ? AF_INET : family === 6 ? AF_INET6 : 0, {}));
+  let addressFamily = AF_UNSPEC;
+  if (family === 4) addressFamily = AF_INET;
+  if (family === 6) addressFamily = AF_INET6;
+  const body = encodeRoute(routeBody(addressFamily, {}));
   return ns.session.dumpAll(RTM_GETROUTE, body, `list routes${inNamespace(ns)}`, decodeRoute, LIST_DUMP_OPTIONS);
 }
 

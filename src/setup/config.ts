@@ -30,8 +30,8 @@ export interface WireGuardConfig extends ServiceNamespaceConfig {
   /** Client pools routed from the root namespace into this namespace. */
   clientPools: string[];
   /**
-   * Where the kernel has no WireGuard module: the name of an existing interface (made by
-   * wireguard-go, say) to move into the namespace. Null means create one with the kernel module.
+   * Name of an existing interface (made by wireguard-go, say) to move into the namespace, for
+   * kernels without the WireGuard module. Null means create one with the kernel module.
    */
   adoptInterface: string | null;
   /**

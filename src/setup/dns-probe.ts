@@ -9,7 +9,7 @@ import { isIPv6 } from 'node:net';
 const TIMEOUT_MS = 2000;
 const DNS_PORT = 53;
 
-/** A query for NS records of the root zone, which every resolver can resolve from its hints or cache. */
+/** Builds a query for NS records of the root zone, which every resolver can resolve from its hints or cache. */
 function rootQuery(id: number): Buffer {
   const query = Buffer.alloc(17);
   query.writeUInt16BE(id, 0);

@@ -24,7 +24,7 @@ export interface DownResult {
 
 export interface DownOptions {
   onChange?: (change: Change) => void;
-  /** Also remove the namespaces and veth links the configuration names, whoever made them. */
+  /** Also remove the namespaces and veth links the configuration names, even if up did not record them. */
   adopt?: boolean;
 }
 

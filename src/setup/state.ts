@@ -47,7 +47,7 @@ export async function readState(directory: string): Promise<TopologyState> {
   const state = { ...emptyState(), ...parsed } as TopologyState;
   const listsOfNames = [state.namespaces, state.links, state.adoptedLinks.map((link) => link.name)];
   if (!listsOfNames.every((list) => Array.isArray(list) && list.every((name) => typeof name === 'string'))) {
-    throw unreadable(path, 'a list of names holds something else');
+    throw unreadable(path, 'a list of names contains something other than names');
   }
   return state;
 }

@@ -31,7 +31,7 @@ export interface UpOptions extends RunOptions {
   rollback?: boolean;
 }
 
-/** An `up` that failed; `rolledBack` tells whether its changes were undone. */
+/** An `up` that failed; `rolledBack` records whether its changes were undone. */
 export class UpFailedError extends Error {
   override name = 'UpFailedError';
 
