@@ -6,8 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import anyTest, { type TestFn } from 'ava';
 import { parse } from 'yaml';
-import { runCli, writeConfigFile } from './cli.js';
-import { insideRunnerSandbox, Sandbox, sandboxFor } from './sandbox.js';
+import { CLI_PATH, NOBODY, probeCommandAsNobody, runCli, writeConfigFile } from './cli.js';
+import { insideRunnerSandbox, Sandbox, sandboxFor, skipsFor } from './sandbox.js';
 
 const test: TestFn = insideRunnerSandbox() ? anyTest : (anyTest.skip as TestFn);
 if (!insideRunnerSandbox()) console.log('Skipping cli.test.js: not inside the integration sandbox; run npm run test:integration');
@@ -94,10 +94,11 @@ test('every configuration of the invalid corpus exits 2 and changes nothing', as
 
 test('without root the command exits 1 and changes nothing', async (t) => {
   const sandbox = await sandboxFor(t);
+  if (skipsFor(t, await probeCommandAsNobody(sandbox))) return;
   const before = await hostSnapshot(sandbox);
 
   for (const command of ['up', 'down', 'status']) {
-    const result = await sandbox.run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, (await import('./cli.js')).CLI_PATH, command], {
+    const result = await sandbox.run([...NOBODY, process.execPath, CLI_PATH, command], {
       allowFailure: true,
     });
     t.is(result.code, 1, `${command} exits 1`);

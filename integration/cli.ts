@@ -29,3 +29,16 @@ export async function writeConfigFile(name: string, text: string): Promise<strin
   await writeFile(path, text);
   return path;
 }
+
+/** The user the tests run the command as when they need someone who is not root. */
+export const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+
+/**
+ * Returns null when uid 65534 can run the compiled command here, or the reason it cannot: a
+ * checkout under a folder only root may enter (mktemp -d makes one) hides it from that user.
+ */
+export async function probeCommandAsNobody(sandbox: Sandbox): Promise<string | null> {
+  const result = await sandbox.run([...NOBODY, process.execPath, CLI_PATH, '--version'], { allowFailure: true });
+  if (result.code === 0) return null;
+  return `uid 65534 cannot run ${CLI_PATH} (a parent folder is closed to other users): ${result.stderr.trim().split('\n')[0] ?? ''}`;
+}

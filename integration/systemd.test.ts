@@ -16,7 +16,7 @@ import { join, relative } from 'node:path';
 
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 
-import { CLI_PATH, runCli } from './cli.js';
+import { CLI_PATH, NOBODY, probeCommandAsNobody, runCli } from './cli.js';
 import { insideRunnerSandbox, probeProgram, type RunResult, Sandbox, sandboxFor, skipsFor } from './sandbox.js';
 
 const test: TestFn = insideRunnerSandbox() ? anyTest : (anyTest.skip as TestFn);
@@ -206,9 +206,10 @@ test('uninstall leaves the unit folders as they were', async (t) => {
 
 test('install needs root but print does not', async (t) => {
   const sandbox = await sandboxFor(t);
+  if (skipsFor(t, await probeCommandAsNobody(sandbox))) return;
   const root = await algoHostRoot(t);
   const before = await listTree(root);
-  const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI_PATH, 'systemd'];
+  const asNobody = [...NOBODY, process.execPath, CLI_PATH, 'systemd'];
 
   const print = await sandbox.run([...asNobody, 'print'], { allowFailure: true });
   t.is(print.code, 0, print.stderr);
