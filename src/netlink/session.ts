@@ -12,6 +12,7 @@ import {
   NLMSG_NOOP,
   NLMSG_OVERRUN,
   NLM_F_ACK,
+  NLM_F_DUMP,
   NLM_F_DUMP_INTR,
   NLM_F_MULTI,
   NLM_F_REQUEST,
@@ -147,7 +148,7 @@ export class RtnlSession {
     for (let attempt = 1; ; attempt++) {
       const results: T[] = [];
       try {
-        for await (const message of this.dump(type, body, description)) results.push(decode(message));
+        await this.collect(type, body, description, decode, results);
         return results;
       } catch (error) {
         if (!(error instanceof DumpInterruptedError)) throw error;
@@ -155,6 +156,38 @@ export class RtnlSession {
         this.trace('retry', type, 0, 0, null, `${description}: interrupted, attempt ${attempt + 1} of ${retries + 1}`);
       }
     }
+  }
+
+  // One dump into `results`, with messages handed over as they are split from the datagram:
+  // a promise per message, as the async iterator needs, cost more than decoding a route.
+  private collect<T>(type: number, body: Buffer, description: Description, decode: (message: Message) => T, results: T[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let pending: Pending | null = null;
+      let failed = false;
+      const onMessage = (message: Message): void => {
+        if (failed) return;
+        try {
+          results.push(decode(message));
+        } catch (error) {
+          // The rest of the dump is read and dropped, so the socket stays usable.
+          failed = true;
+          if (pending) this.abandon(pending);
+          reject(error as Error);
+        }
+      };
+      const onEnd = (error: Error | null): void => {
+        if (failed) return;
+        if (error) reject(error);
+        else resolve();
+      };
+      this.whenDumpSlotFree(() => {
+        try {
+          pending = this.start(type, NLM_F_DUMP, body, description, true, onMessage, onEnd);
+        } catch (error) {
+          reject(error as Error);
+        }
+      });
+    });
   }
 
   /**
@@ -290,16 +323,18 @@ export class RtnlSession {
       return;
     }
 
+    // One clock reading per datagram serves every dump reply in it.
+    const now = performance.now();
     for (const message of messages) {
-      this.trace('recv', message.type, message.flags, message.seq, null, '');
+      if (this.log) this.trace('recv', message.type, message.flags, message.seq, null, '');
       const pending = this.pending.get(message.seq);
-      if (pending && answers(pending, message)) this.dispatch(pending, message);
+      if (pending && answers(pending, message)) this.dispatch(pending, message, now);
       else for (const listener of this.notificationListeners) listener(message);
     }
     if (this.log) this.log(hexDump(datagram), 2);
   }
 
-  private dispatch(pending: Pending, message: Message): void {
+  private dispatch(pending: Pending, message: Message, now: number): void {
     if (message.flags & NLM_F_DUMP_INTR) pending.interrupted = true;
 
     switch (message.type) {
@@ -313,7 +348,7 @@ export class RtnlSession {
         this.finish(pending, this.doneError(pending, message));
         return;
       default:
-        if (pending.isDump) pending.lastActivity = performance.now();
+        if (pending.isDump) pending.lastActivity = now;
         pending.onMessage(message);
     }
   }

@@ -48,7 +48,9 @@ export function checkHostileInput(input: Buffer): string | null {
     for (const [name, decode] of DECODERS) {
       let decoded: unknown;
       try {
-        decoded = decode({ ...message, type: name === 'decodeError' ? NLMSG_ERROR : message.type });
+        // Every field named: a spread would drop `payload`, a getter of splitDatagram's messages.
+        const { flags, seq, pid, payload, payloadOffset, datagram, payloadEnd } = message;
+        decoded = decode({ type: name === 'decodeError' ? NLMSG_ERROR : message.type, flags, seq, pid, payload, payloadOffset, datagram, payloadEnd });
       } catch (error) {
         if (!(error instanceof DecodeError)) return `${name} threw ${String(error)}`;
         if (!Number.isInteger(error.offset) || error.offset < start || error.offset > end) {
