@@ -2,7 +2,9 @@
  * A transport over a NETLINK_ROUTE socket of this process, from the npm `netlink` package.
  * Only its RawNetlinkSocket is used: every byte above the datagram is this library's.
  */
-import { RawNetlinkSocket } from 'netlink';
+// The deep import loads only the raw socket. The package index also loads its generated
+// higher layers, which this library never uses and which slowed every command's start.
+import { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import { NETLINK_ROUTE } from './constants.js';
 import { TransportError } from './errors.js';
 import type { NetlinkTransport } from './transport.js';
