@@ -4,7 +4,7 @@
  */
 import { type RawAttribute } from './attributes.js';
 import { addressTable } from './address-table.js';
-import { decodeStructMessage, encodeBody } from './fixed.js';
+import { encodeBody, structMessageDecoder } from './fixed.js';
 import type { Message } from './message.js';
 import { ifaCacheinfo, ifaddrmsg, type IfaCacheInfo } from './structs.js';
 
@@ -53,10 +53,12 @@ export function encodeAddress(message: AddressMessage): Buffer {
   return encodeBody(ifaddrmsg, fixed, addressTable, values);
 }
 
+const decodeFields = structMessageDecoder(ifaddrmsg, 'ifaddrmsg', addressTable);
+
 /** Decodes an address message. */
 export function decodeAddress(message: Message): AddressMessage {
   // ifaddrmsg's fields are the message's own, so the decoded struct is the message object.
-  const decoded = decodeStructMessage(message, ifaddrmsg, 'ifaddrmsg', addressTable) as AddressMessage;
+  const decoded = decodeFields(message) as AddressMessage;
   const attributes = decoded.attributes;
   const cacheinfo = attributes.cacheinfo as unknown as Buffer | undefined;
   if (cacheinfo !== undefined) {

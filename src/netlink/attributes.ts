@@ -73,6 +73,8 @@ export interface AttributeTable {
    * `unknown` with their bytes and are re-encoded as they came.
    */
   keptRaw: KeptRaw;
+  /** @internal Decoders by attribute type, made on first decode. */
+  decoders?: (AttributeDecoder | undefined)[];
 }
 
 /** An attribute no table declares, kept with its bytes and re-encoded as it came. */
@@ -162,7 +164,7 @@ export function decodeAttributes(
 }
 
 /** The decoder of one attribute type of a table. */
-interface AttributeDecoder {
+export interface AttributeDecoder {
   key: string;
   repeated: boolean;
   /** Fewest payload bytes the kind needs: its size for fixed-size kinds, else 0. */
@@ -178,10 +180,8 @@ function shortAttribute(decoder: AttributeDecoder, size: number, offset: number)
 // Each table's specs become an array indexed by attribute type, with one decoding function
 // per spec chosen once from its kind, so that the walk above does no map lookup and no
 // switch per attribute.
-const decoderArrays = new WeakMap<AttributeTable, (AttributeDecoder | undefined)[]>();
-
 function decodersOf(table: AttributeTable): (AttributeDecoder | undefined)[] {
-  let decoders = decoderArrays.get(table);
+  let decoders = table.decoders;
   if (!decoders) {
     const highest = Math.max(-1, ...table.byType.keys());
     // Made without holes, so that V8 keeps the array's elements packed.
@@ -189,7 +189,7 @@ function decodersOf(table: AttributeTable): (AttributeDecoder | undefined)[] {
     for (const spec of table.byType.values()) {
       decoders[spec.type] = { key: spec.key, repeated: spec.repeated === true, size: FIXED_SIZES[spec.kind] ?? 0, spec, decode: valueDecoder(spec) };
     }
-    decoderArrays.set(table, decoders);
+    table.decoders = decoders;
   }
   return decoders;
 }

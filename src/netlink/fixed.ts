@@ -123,22 +123,26 @@ export function encodeBody<T>(layout: Structure<T>, fixed: T, table: AttributeTa
 }
 
 /**
- * Decodes a message whose fields are exactly those of its fixed struct, plus `attributes`
- * decoded through `table`: route and address messages. Reads the datagram in place, so
- * error offsets count from the datagram's start.
+ * Returns a decoder of messages whose fields are exactly those of their fixed struct, plus
+ * `attributes` decoded through `table`: route and address messages. It reads the datagram
+ * in place, so error offsets count from the datagram's start.
  */
-export function decodeStructMessage<T>(
-  message: Message,
+export function structMessageDecoder<T>(
   layout: Structure<T>,
   structName: string,
   table: AttributeTable,
-): T & { attributes: AttributeValues } {
-  const { datagram, payloadOffset, payloadEnd } = message;
-  if (payloadEnd - payloadOffset < layout.span) {
-    throw new DecodeError(`${structName} needs ${layout.span} bytes, got ${payloadEnd - payloadOffset}`, payloadOffset);
-  }
-  const attributes = decodeAttributes(datagram, payloadOffset + nlmsgAlign(layout.span), payloadEnd, table);
-  return messageReader(layout)(datagram, payloadOffset, attributes);
+): (message: Message) => T & { attributes: AttributeValues } {
+  // Looked up once here rather than once per message.
+  const read = messageReader(layout);
+  const attributesOffset = nlmsgAlign(layout.span);
+  return (message) => {
+    const { datagram, payloadOffset, payloadEnd } = message;
+    if (payloadEnd - payloadOffset < layout.span) {
+      throw new DecodeError(`${structName} needs ${layout.span} bytes, got ${payloadEnd - payloadOffset}`, payloadOffset);
+    }
+    const attributes = decodeAttributes(datagram, payloadOffset + attributesOffset, payloadEnd, table);
+    return read(datagram, payloadOffset, attributes);
+  };
 }
 
 /**

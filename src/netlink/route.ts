@@ -4,7 +4,7 @@
  */
 import { type AttributeValues, type RawAttribute } from './attributes.js';
 import { RT_TABLE_UNSPEC } from './constants.js';
-import { decodeStructMessage, encodeBody } from './fixed.js';
+import { encodeBody, structMessageDecoder } from './fixed.js';
 import type { Message } from './message.js';
 import { routeTable } from './route-table.js';
 import { rtmsg } from './structs.js';
@@ -59,10 +59,12 @@ export function encodeRoute(message: RouteMessage): Buffer {
   return encodeBody(rtmsg, fixed, routeTable, attributes);
 }
 
+const decodeFields = structMessageDecoder(rtmsg, 'rtmsg', routeTable);
+
 /** Decodes a route message. */
 export function decodeRoute(message: Message): RouteMessage {
   // rtmsg's fields are the message's own, so the decoded struct is the message object.
-  return decodeStructMessage(message, rtmsg, 'rtmsg', routeTable) as RouteMessage;
+  return decodeFields(message) as RouteMessage;
 }
 
 /** Splits a table id between rtmsg's 8-bit field and RTA_TABLE the way iproute2 does. */
