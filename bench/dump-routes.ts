@@ -10,16 +10,13 @@ import { fileURLToPath } from 'node:url';
 
 import type { DumpMode, DumpReport } from './dump-report.js';
 import { installRoutes, removeRoutes, ROUTES_NAMESPACE } from './install-routes.js';
-import { measureCommand, mebibytes, median, progress } from './measure.js';
+import { measureCommand, mebibytes, median, progress, pyroute2Missing, SYSTEM_PYTHON } from './measure.js';
 import type { BenchSizes } from './options.js';
 import { summariseProfile } from './profile-summary.js';
 import { compare, type ReportEntry } from './report.js';
 
 const WORKER = fileURLToPath(new URL('./dump-worker.js', import.meta.url));
 const PYROUTE2_SCRIPT = fileURLToPath(new URL('../../bench/scripts/pyroute2-dump.py', import.meta.url));
-
-/** Debian's python3-pyroute2 installs for the system interpreter, which may not be first on PATH. */
-const SYSTEM_PYTHON = '/usr/bin/python3';
 
 /** Functions listed from the CPU profile. */
 const PROFILE_LINES = 20;
@@ -90,15 +87,6 @@ function pyroute2Peer(): Peer {
   };
 }
 
-/** Returns null when pyroute2 imports under the system Python, else why not. */
-async function pyroute2Missing(): Promise<string | null> {
-  try {
-    await measureCommand([SYSTEM_PYTHON, '-c', 'import pyroute2']);
-    return null;
-  } catch (error) {
-    return `pyroute2 does not import under ${SYSTEM_PYTHON} (install the Debian package python3-pyroute2): ${(error as Error).message.split('\n')[0]}`;
-  }
-}
 
 /** Runs benchmark 1 and returns its results. Installs the routes first and removes them after. */
 export async function benchDumpRoutes(sizes: BenchSizes, cpuProfileDirectory: string | null): Promise<ReportEntry[]> {

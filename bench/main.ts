@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 
 import { benchDecodeOnly } from './decode-only.js';
 import { benchDumpRoutes } from './dump-routes.js';
+import { benchEvents } from './events.js';
 import { progress } from './measure.js';
 import { parseOptions, SIZES, type BenchOptions, type SuiteName } from './options.js';
 import { formatJson, formatTable, type MachineInfo, type ReportEntry } from './report.js';
@@ -50,6 +51,8 @@ async function runSuite(name: SuiteName, options: BenchOptions): Promise<ReportE
       return benchTopology(sizes);
     case 'scale':
       return benchScale(sizes);
+    case 'events':
+      return benchEvents(sizes);
   }
 }
 
@@ -71,8 +74,6 @@ async function runInsideSandbox(options: BenchOptions, argv: readonly string[]):
       entries.push({ name: `suite ${suite}`, skipped: `failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}` });
     }
   }
-  // NOTE: the notification feed (src/netlink/subscription.ts) has no benchmark yet.
-  entries.push({ name: 'events (multicast notifications)', skipped: 'no benchmark of the notification feed exists yet' });
 
   const machine = machineInfo(argv, loadBefore);
   progress(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);

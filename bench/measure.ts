@@ -115,3 +115,16 @@ export function mebibytes(kibibytes: number): number {
 export function progress(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
 }
+
+/** The system Python: Debian's python3-pyroute2 installs for it, and it may not be first on PATH. */
+export const SYSTEM_PYTHON = '/usr/bin/python3';
+
+/** Returns null when pyroute2 imports under the system Python, else why not. */
+export async function pyroute2Missing(): Promise<string | null> {
+  try {
+    await runCommand([SYSTEM_PYTHON, '-c', 'import pyroute2']);
+    return null;
+  } catch (error) {
+    return `pyroute2 does not import under ${SYSTEM_PYTHON} (install the Debian package python3-pyroute2): ${(error as Error).message.split('\n')[0]}`;
+  }
+}

@@ -2,9 +2,9 @@
 
 export type BenchMode = 'quick' | 'full' | 'long';
 
-export type SuiteName = 'dump' | 'decode' | 'topology' | 'scale';
+export type SuiteName = 'dump' | 'decode' | 'topology' | 'scale' | 'events';
 
-export const SUITE_NAMES: readonly SuiteName[] = ['dump', 'decode', 'topology', 'scale'];
+export const SUITE_NAMES: readonly SuiteName[] = ['dump', 'decode', 'topology', 'scale', 'events'];
 
 export interface BenchOptions {
   mode: BenchMode;
@@ -29,12 +29,16 @@ export interface BenchSizes {
   scaleCounts: number[];
   /** Whether pyroute2 runs on this size (it is slow enough to dominate the long mode). */
   runPyroute2: boolean;
+  /** Routes the events benchmark's churn adds and then deletes: twice as many events. */
+  eventRoutes: number;
+  /** Rounds of the events benchmark; each round runs every feed through one churn. */
+  eventRounds: number;
 }
 
 export const SIZES: Record<BenchMode, BenchSizes> = {
-  quick: { routes: 10_000, dumpRuns: 3, decodePasses: 5, topologyRounds: 3, scaleCounts: [1, 16], runPyroute2: true },
-  full: { routes: 100_000, dumpRuns: 5, decodePasses: 7, topologyRounds: 7, scaleCounts: [1, 16, 64, 256], runPyroute2: true },
-  long: { routes: 1_000_000, dumpRuns: 3, decodePasses: 3, topologyRounds: 7, scaleCounts: [1, 16, 64, 256], runPyroute2: false },
+  quick: { routes: 10_000, dumpRuns: 3, decodePasses: 5, topologyRounds: 3, scaleCounts: [1, 16], runPyroute2: true, eventRoutes: 10_000, eventRounds: 3 },
+  full: { routes: 100_000, dumpRuns: 5, decodePasses: 7, topologyRounds: 7, scaleCounts: [1, 16, 64, 256], runPyroute2: true, eventRoutes: 100_000, eventRounds: 3 },
+  long: { routes: 1_000_000, dumpRuns: 3, decodePasses: 3, topologyRounds: 7, scaleCounts: [1, 16, 64, 256], runPyroute2: false, eventRoutes: 100_000, eventRounds: 3 },
 };
 
 export const USAGE = `Usage: npm run bench -- [--quick | --long] [--json] [--only=SUITE[,SUITE]] [--cpu-prof=DIR]
