@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { NetlinkError } from '../src/netlink/errors.js';
+import { ConflictError } from '../src/ops/change.js';
 import { ensureAddress, removeAddress } from '../src/ops/addresses.js';
 import { openNamedNamespace, type NetnsHandle } from '../src/ops/handle.js';
 import { createLink, ensureLinkInNamespace, ensureLinkMtu, ensureLinkUp, ensureVethPair, getLink, removeLink } from '../src/ops/links.js';
@@ -106,6 +107,57 @@ test('addresses, IPv4 and IPv6', async (t) => {
 
   t.is((await removeAddress(ns, 'br2', '2001:db8:a160::1/48')).length, 1);
   t.deepEqual(await removeAddress(ns, 'br2', '2001:db8:a160::1/48'), []);
+});
+
+test('IPv6 address on another link', async (t) => {
+  const ns = await namespace(t, 'addr6');
+  await createLink(ns, 'br4', 'bridge');
+  await createLink(ns, 'br5', 'bridge');
+
+  t.is((await ensureAddress(ns, 'br4', 'fd00:5::1/64', { noDad: true })).length, 1);
+  t.deepEqual(await ensureAddress(ns, 'br5', 'fd00:5::1/64', { noDad: true }), [`add address fd00:5::1/64 to br5 in ${ns.label}`]);
+  t.deepEqual(await ensureAddress(ns, 'br5', 'fd00:5::1/64', { noDad: true }), [], 'found on br5 although br4 has it too');
+  t.deepEqual(await ensureAddress(ns, 'br4', 'fd00:5::1/64', { noDad: true }), [], 'found on br4 although br5 has it too');
+
+  // Another prefix length replaces the address on its own link only.
+  t.deepEqual(await ensureAddress(ns, 'br5', 'fd00:5::1/80', { noDad: true }), [
+    `delete address fd00:5::1/64 from br5 in ${ns.label}`,
+    `add address fd00:5::1/80 to br5 in ${ns.label}`,
+  ]);
+  const shown = await ipJson<{ ifname: string; addr_info: { local: string; prefixlen: number; scope: string }[] }[]>(ns.label, ['-6', 'address', 'show']);
+  const global = (ifname: string): string[] =>
+    shown.find((link) => link.ifname === ifname)?.addr_info.filter((address) => address.scope === 'global').map((address) => `${address.local}/${address.prefixlen}`) ?? [];
+  t.deepEqual(global('br4'), ['fd00:5::1/64']);
+  t.deepEqual(global('br5'), ['fd00:5::1/80']);
+
+  t.deepEqual(await removeAddress(ns, 'br5', 'fd00:5::1/64'), [], 'br5 no longer has the /64');
+  t.is((await removeAddress(ns, 'br4', 'fd00:5::1/64')).length, 1);
+});
+
+test('missing link fails, or is planned', async (t) => {
+  const ns = await namespace(t, 'missing');
+  const other = await namespace(t, 'other');
+  const notFound = new RegExp(`^link nope0 not found in ${ns.label}$`);
+
+  await t.throwsAsync(ensureAddress(ns, 'nope0', '10.9.0.1/24'), { instanceOf: ConflictError, message: notFound });
+  await t.throwsAsync(ensureAddress(ns, 'nope0', 'fd00:9::1/64'), { instanceOf: ConflictError, message: notFound });
+  t.deepEqual(await ensureAddress(ns, 'nope0', 'fd00:9::1/64', { dryRun: true }), [`add address fd00:9::1/64 to nope0 in ${ns.label}`]);
+  t.deepEqual(await removeAddress(ns, 'nope0', '10.9.0.1/24'), []);
+
+  const route: RouteSpec = { destination: '10.9.0.0/16', device: 'nope0', protocol: 245 };
+  await t.throwsAsync(ensureRoute(ns, route), { instanceOf: ConflictError, message: notFound });
+  t.deepEqual(await ensureRoute(ns, route, { dryRun: true }), [`add route 10.9.0.0/16 dev nope0 in ${ns.label}`]);
+
+  await t.throwsAsync(ensureLinkInNamespace(ns, other, 'nope0'), { instanceOf: ConflictError, message: notFound });
+  t.deepEqual(await ensureLinkInNamespace(ns, other, 'nope0', { dryRun: true }), [`move link nope0 from the ${ns.label} to ${other.label}`]);
+});
+
+test('foreign route reported before missing device', async (t) => {
+  const ns = await namespace(t, 'foreign');
+  await run('ip', ['-n', ns.label, 'route', 'add', 'unreachable', '10.9.0.0/16', 'proto', 'static']);
+
+  const route: RouteSpec = { destination: '10.9.0.0/16', device: 'nope0', protocol: 245 };
+  await t.throwsAsync(ensureRoute(ns, route, { replaceOnlyProtocol: 245 }), { instanceOf: ConflictError, message: /already exists with protocol 4, not 245/ });
 });
 
 test('routes of every type, in the main table and another', async (t) => {

@@ -17,6 +17,7 @@ import type { ChangeRequest } from '../netlink/request.js';
 import { ConflictError, LIST_DUMP_OPTIONS, makeChange, type Change, type EnsureOptions } from './change.js';
 import { inNamespace, type NetnsHandle } from './handle.js';
 import { openNamespace } from './netns.js';
+import { settle, unwrap } from './settle.js';
 
 /**
  * Returns the link named `name`, or null if there is none. Like `ip link show dev NAME`,
@@ -47,8 +48,13 @@ export function linkKind(link: LinkMessage): string | undefined {
 /** Returns the link named `name`, or throws an error naming the namespace it was not found in. */
 export async function requireLink(ns: NetnsHandle, name: string): Promise<LinkMessage> {
   const link = await getLink(ns, name);
-  if (!link) throw new ConflictError(`link ${name} not found${inNamespace(ns)}`);
+  if (!link) throw linkNotFound(ns, name);
   return link;
+}
+
+/** Returns the error requireLink throws for a link that is not there. */
+export function linkNotFound(ns: NetnsHandle, name: string): ConflictError {
+  return new ConflictError(`link ${name} not found${inNamespace(ns)}`);
 }
 
 export interface VethPair {
@@ -65,12 +71,15 @@ export interface VethPair {
  * `ip link add NAME type veth peer name PEER netns NS`.
  */
 export async function ensureVethPair(ns: NetnsHandle, peer: NetnsHandle, pair: VethPair, options: EnsureOptions = {}): Promise<Change[]> {
-  const near = await getLink(ns, pair.name);
+  // Both ends are read at once. The far end matters only when the near one exists.
+  const nearRead = settle(getLink(ns, pair.name));
+  const farRead = peer.name === null ? null : settle(getLink(peer, pair.peerName));
+  const near = unwrap(await nearRead);
   if (near) {
     if (linkKind(near) !== 'veth') {
       throw new ConflictError(`link ${pair.name}${inNamespace(ns)} exists but is a ${linkKind(near) ?? 'device without a kind'}, not a veth`);
     }
-    const far = peer.name === null ? null : await getLink(peer, pair.peerName);
+    const far = farRead === null ? null : unwrap(await farRead);
     if (!far || linkKind(far) !== 'veth') {
       throw new ConflictError(`veth ${pair.name}${inNamespace(ns)} exists but its peer ${pair.peerName} is not${inNamespace(peer)}; delete ${pair.name} and run again`);
     }
@@ -220,8 +229,17 @@ export async function ensureLinkMtu(ns: NetnsHandle, name: string, mtu: number, 
  * not. Like `ip link set dev NAME netns TARGET`. Addresses do not survive the move.
  */
 export async function ensureLinkInNamespace(ns: NetnsHandle, target: NetnsHandle, name: string, options: EnsureOptions = {}): Promise<Change[]> {
-  if (await getLink(target, name)) return [];
-  const index = options.dryRun ? undefined : (await requireLink(ns, name)).index;
+  // Both lookups go out at once. The source's matters only when the target lacks the link.
+  const inTarget = settle(getLink(target, name));
+  const inSource = options.dryRun ? null : settle(getLink(ns, name));
+  if (unwrap(await inTarget)) return [];
+
+  let index: number | undefined;
+  if (inSource) {
+    const link = unwrap(await inSource);
+    if (!link) throw linkNotFound(ns, name);
+    index = link.index;
+  }
 
   const description = `move link ${name} from the ${ns.label} to ${target.label}`;
   return makeChange(options, description, () => moveLinkByReference(ns, { name, index }, target, description));

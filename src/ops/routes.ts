@@ -24,7 +24,8 @@ import type { ChangeRequest } from '../netlink/request.js';
 import { decodeRoute, encodeRoute, routeTableOf, tableFields, type RouteAttributes, type RouteMessage } from '../netlink/route.js';
 import { ConflictError, LIST_DUMP_OPTIONS, makeChange, type Change, type EnsureOptions } from './change.js';
 import { inNamespace, type NetnsHandle } from './handle.js';
-import { getLink, requireLink } from './links.js';
+import { getLink, linkNotFound } from './links.js';
+import { settle, unwrap } from './settle.js';
 
 export type RouteType = 'unicast' | 'unreachable' | 'prohibit' | 'blackhole';
 
@@ -82,16 +83,22 @@ export interface EnsureRouteOptions extends EnsureOptions {
  */
 export async function ensureRoute(ns: NetnsHandle, spec: RouteSpec, options: EnsureRouteOptions = {}): Promise<Change[]> {
   const wanted = resolve(spec);
-  const existing = await findRoute(ns, wanted);
+  // The route and the device are read together, and judged in this order.
+  const routeRead = settle(findRoute(ns, wanted));
+  const deviceRead = spec.device ? settle(getLink(ns, spec.device)) : null;
+
+  const existing = unwrap(await routeRead);
   if (existing && options.replaceOnlyProtocol !== undefined && existing.protocol !== options.replaceOnlyProtocol) {
     throw new ConflictError(
       `a route to ${spec.destination}${inNamespace(ns)} already exists with protocol ${existing.protocol}, not ${options.replaceOnlyProtocol}, so it was not added by this tool; remove it or take it over explicitly`,
     );
   }
   let oif: number | undefined;
-  if (spec.device) {
+  if (spec.device && deviceRead) {
+    const device = unwrap(await deviceRead);
     // In a dry run the device may be one that an earlier planned change creates.
-    oif = options.dryRun ? await optionalIndex(ns, spec.device) : (await requireLink(ns, spec.device)).index;
+    if (!device && !options.dryRun) throw linkNotFound(ns, spec.device);
+    oif = device?.index;
   }
 
   if (existing && sameRoute(existing, wanted, spec, oif)) return [];
@@ -168,10 +175,6 @@ function sameRoute(route: RouteMessage, wanted: ResolvedRoute, spec: RouteSpec, 
     (oif === undefined || route.attributes.oif === oif) &&
     route.protocol === (spec.protocol ?? RTPROT_BOOT)
   );
-}
-
-async function optionalIndex(ns: NetnsHandle, device: string): Promise<number | undefined> {
-  return (await getLink(ns, device))?.index;
 }
 
 function buildRoute(wanted: ResolvedRoute, spec: RouteSpec, oif: number | undefined, forDelete = false): RouteMessage {
