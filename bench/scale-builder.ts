@@ -6,6 +6,7 @@
  *
  * Usage: node dist/bench/scale-builder.js N [CONCURRENCY]
  * Builds CONCURRENCY namespaces at a time (default 1, one after another as the script does).
+ * Within one namespace, steps that do not depend on each other run at the same time.
  * Prints one JSON line: the build time without Node's start-up, the time of each namespace,
  * the peak RSS of this process and of the largest relay, and how many operations were
  * repeated after an interrupted dump.
@@ -72,8 +73,14 @@ function peakKiB(pid: number | 'self'): number {
   return Number(match?.[1] ?? 0);
 }
 
-/** Builds namespace `index`; returns the peak RSS of its relay. */
-async function buildNamespace(root: NetnsHandle, index: number): Promise<number> {
+/**
+ * Builds namespace `index`; returns the peak RSS of its relay and the closing of the relay,
+ * which the caller awaits later. Steps that do not depend on each other run together, as
+ * `up` runs them: the two ends of the veth pair get their addresses at the same time, for example.
+ * The addresses come before the links go up, and both before the routes, whose gateways
+ * must be reachable over a link that is up.
+ */
+async function buildNamespace(root: NetnsHandle, index: number): Promise<{ relayPeakKiB: number; closed: Promise<void> }> {
   const name = `svc-${index}`;
   const hostLink = `vb-${index}`;
   const plan = scalePlan(index);
@@ -81,17 +88,23 @@ async function buildNamespace(root: NetnsHandle, index: number): Promise<number>
   if (!(await namespaceExists(name))) await createNamespace(name);
   const ns = await openNamedNamespace(name);
   try {
-    await retryInterrupted(() => ensureLinkUp(ns, 'lo'));
-    await retryInterrupted(() => ensureVethPair(root, ns, { name: hostLink, peerName: 'uplink' }));
-    await retryInterrupted(() => ensureAddress(root, hostLink, `${plan.host}/30`));
-    await retryInterrupted(() => ensureAddress(ns, 'uplink', `${plan.peer}/30`));
-    await retryInterrupted(() => ensureLinkUp(root, hostLink));
-    await retryInterrupted(() => ensureLinkUp(ns, 'uplink'));
-    await retryInterrupted(() => ensureRoute(ns, { destination: 'default', family: 4, gateway: plan.host, device: 'uplink' }));
-    await retryInterrupted(() => ensureRoute(root, { destination: plan.pool, gateway: plan.peer, device: hostLink }));
-    return peakKiB(ns.pid);
-  } finally {
+    await Promise.all([
+      retryInterrupted(() => ensureLinkUp(ns, 'lo')),
+      retryInterrupted(() => ensureVethPair(root, ns, { name: hostLink, peerName: 'uplink' })),
+    ]);
+    await Promise.all([
+      retryInterrupted(() => ensureAddress(root, hostLink, `${plan.host}/30`)),
+      retryInterrupted(() => ensureAddress(ns, 'uplink', `${plan.peer}/30`)),
+    ]);
+    await Promise.all([retryInterrupted(() => ensureLinkUp(root, hostLink)), retryInterrupted(() => ensureLinkUp(ns, 'uplink'))]);
+    await Promise.all([
+      retryInterrupted(() => ensureRoute(ns, { destination: 'default', family: 4, gateway: plan.host, device: 'uplink' })),
+      retryInterrupted(() => ensureRoute(root, { destination: plan.pool, gateway: plan.peer, device: hostLink })),
+    ]);
+    return { relayPeakKiB: peakKiB(ns.pid), closed: ns.close() };
+  } catch (error) {
     await ns.close();
+    throw error;
   }
 }
 
@@ -107,16 +120,21 @@ async function main(): Promise<void> {
   let relayPeakKiB = 0;
   let next = 0;
   const started = performance.now();
+  // A relay that is done exits while the next namespace is built; the closes are awaited at the end.
+  const closing: Promise<void>[] = [];
   const worker = async (): Promise<void> => {
     while (next < count) {
       const index = next++;
       const namespaceStarted = performance.now();
-      relayPeakKiB = Math.max(relayPeakKiB, await buildNamespace(root, index));
+      const built = await buildNamespace(root, index);
       namespaceMs[index] = performance.now() - namespaceStarted;
+      relayPeakKiB = Math.max(relayPeakKiB, built.relayPeakKiB);
+      closing.push(built.closed);
     }
   };
   try {
     await Promise.all(Array.from({ length: concurrency }, worker));
+    await Promise.all(closing);
   } finally {
     await root.close();
   }

@@ -161,6 +161,23 @@ test('a failure midway rolls back what the run made', async (t) => {
   t.is(await hostState(sandbox), before, 'down removes them and keeps the foreign link');
 });
 
+test('a failed repair run undoes its changes', async (t) => {
+  const { sandbox, config } = await freshHost(t);
+  const first = await runCli(sandbox, ['up', '--config', config]);
+  t.is(first.code, 0, first.stderr);
+
+  // The repair run adds back a route of strongswan-ns, then fails at dns-ns, which is built last.
+  await sandbox.runShell('ip route del 10.48.0.0/16 && ip link del ve-dns && ip link add ve-dns type bridge');
+  const before = await hostState(sandbox);
+
+  const failed = await runCli(sandbox, ['up', '--config', config]);
+  t.is(failed.code, 1);
+  t.regex(failed.stdout, /\+ add route 10\.48\.0\.0\/16 /, 'the run made a change before it failed');
+  t.regex(failed.stderr, /its changes were rolled back$/m);
+  t.notRegex(failed.stderr, /rolling back left problems/);
+  t.is(await hostState(sandbox), before, 'the route that the run added is gone again');
+});
+
 test('collisions with the host are refused before anything changes', async (t) => {
   const { sandbox, config } = await freshHost(t);
 

@@ -42,8 +42,6 @@ export interface CommandContext {
 
 export interface Command {
   name: string;
-  /** One line for the main help. */
-  summary: string;
   /** The full text of `algo-netns NAME --help`. */
   help: string;
   /** Options beyond --config, --verbose and --help. */

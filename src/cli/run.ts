@@ -57,12 +57,13 @@ export async function run(argv: string[], streams: Streams): Promise<number> {
     streams.stdout.write(`${mainHelp()}\n`);
     return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
-  const command = COMMANDS.find((candidate) => candidate.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((candidate) => candidate.name === name);
+  if (!entry) {
     const names = COMMANDS.map((candidate) => candidate.name).join(', ');
     streams.stderr.write(`algo-netns: unknown command "${name}"; expected one of ${names}. Run "algo-netns --help".\n`);
     return EXIT_USAGE;
   }
+  const command = await entry.load();
 
   const parsed = parseCommandLine(command, rest, streams);
   if (typeof parsed === 'number') return parsed;

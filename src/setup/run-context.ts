@@ -4,6 +4,7 @@
  */
 import type { Change } from '../ops/change.js';
 import type { NetnsHandle } from '../ops/handle.js';
+import { settle, unwrap } from '../ops/settle.js';
 import type { TopologyConfig } from './config.js';
 import { writeState, type TopologyState } from './state.js';
 
@@ -45,6 +46,17 @@ export class RunContext {
       testHookAfterChange(this.changes.length);
     }
     if (changes.length > 0 && inverse && !this.dryRun) this.undo.push({ description: changes.join('; '), action: inverse });
+  }
+
+  /**
+   * Records the changes of operations that were started together, in the order given, as if
+   * they had run one after another: up to the first one that failed, whose error it then
+   * throws. Operations that succeed after a failed one are made but not recorded, so only
+   * operations without an inverse and without journal writes belong here.
+   */
+  async recordInOrder(operations: Promise<Change[]>[]): Promise<void> {
+    const outcomes = await Promise.all(operations.map((operation) => settle(operation)));
+    for (const outcome of outcomes) this.record(unwrap(outcome));
   }
 
   /** Writes the journal, before the change it describes is made. Does nothing in a dry run. */

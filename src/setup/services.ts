@@ -24,6 +24,8 @@ export interface ServiceContext {
   notices: string[];
   /** Plan only: report the changes that would be made (through `record`) without making them. */
   dryRun: boolean;
+  /** Handles that `up` keeps open on the service namespaces, for the steps that need one. `down` has none. */
+  namespaces?: { get(name: string): NetnsHandle | undefined };
 }
 
 /** Applies the per-service settings after the namespaces and routes exist. */

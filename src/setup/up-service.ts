@@ -1,20 +1,24 @@
 /** The part of `up` that builds one service namespace and its link to the root namespace. */
 import { absentNamespace } from '../ops/absent.js';
-import { ConflictError } from '../ops/change.js';
+import { ConflictError, type Change } from '../ops/change.js';
 import { ensureAddress } from '../ops/addresses.js';
 import { ensureSysctl } from '../ops/ensure-sysctl.js';
-import { openNamedNamespace, type NetnsHandle } from '../ops/handle.js';
+import type { NetnsHandle } from '../ops/handle.js';
 import { ensureLinkUp, ensureVethPair, getLink, removeLink } from '../ops/links.js';
 import { createNamespace, deleteNamespace, namespaceExists } from '../ops/netns.js';
 import { ensureRoute, removeRoute, type RouteSpec } from '../ops/routes.js';
+import type { NamespaceHandles } from './namespace-handles.js';
 import type { RunContext } from './run-context.js';
 import { SetupError } from './setup-error.js';
 import { writeState } from './state.js';
 import { OWNER_ALIAS, type ServiceLayout } from './topology.js';
 import { buildWireGuard } from './up-wireguard.js';
 
-/** Creates the service's namespace if needed (journaled first) and opens a handle on it. */
-export async function openServiceNamespace(run: RunContext, layout: ServiceLayout): Promise<NetnsHandle> {
+/**
+ * Creates the service's namespace if needed (journaled first) and opens a handle on it,
+ * which `handles` keeps open until the run ends.
+ */
+export async function openServiceNamespace(run: RunContext, layout: ServiceLayout, handles: NamespaceHandles): Promise<NetnsHandle> {
   const name = layout.namespace;
   const exists = await namespaceExists(name);
   const ours = run.state.namespaces.includes(name);
@@ -37,9 +41,12 @@ export async function openServiceNamespace(run: RunContext, layout: ServiceLayou
       await run.journal();
     }
     const change = `create namespace ${name}`;
+    await handles.discardAhead(name);
     if (run.dryRun) {
       run.record([change]);
-      return absentNamespace(name);
+      const absent = absentNamespace(name);
+      handles.hold(name, absent);
+      return absent;
     }
 
     // A file left by a run killed while it created this namespace.
@@ -51,50 +58,62 @@ export async function openServiceNamespace(run: RunContext, layout: ServiceLayou
       await writeState(run.config.stateDirectory, run.state);
     });
   }
-  return openNamedNamespace(name);
+  return handles.open(name);
 }
 
-/** Builds the inside of the namespace, the veth pair, addresses, routes and sysctls. */
+/**
+ * Builds the inside of the namespace, the veth pair, addresses, routes and sysctls.
+ *
+ * Steps that do not depend on each other and have nothing to undo go out together (see
+ * RunContext.recordInOrder), and their changes are recorded in the order of the plan. Steps
+ * that write the journal or have an inverse for rollback run alone, one after another.
+ */
 export async function buildService(run: RunContext, ns: NetnsHandle, layout: ServiceLayout): Promise<void> {
   const { root } = run;
   const dryRun = run.dryRun;
   const forwarding = layout.forwarding ? '1' : '0';
   const uplink = layout.namespaceInterface;
+  const sysctl = async (handle: NetnsHandle, key: string, value: string): Promise<Change[]> => (await ensureSysctl(handle, key, value, { dryRun })).changes;
 
-  run.record(await ensureLinkUp(ns, 'lo', { dryRun }));
   // Set explicitly: IPv4 values of a new namespace are copied from the root namespace, and
   // rp_filter takes the larger of "all" and the link's own value.
-  for (const [key, value] of [
-    ['net.ipv4.ip_forward', forwarding],
-    ['net.ipv6.conf.all.forwarding', forwarding],
-    ['net.ipv4.conf.all.rp_filter', '0'],
-    ['net.ipv4.conf.default.rp_filter', '0'],
-  ] as const) {
-    run.record((await ensureSysctl(ns, key, value, { dryRun })).changes);
-  }
+  await run.recordInOrder([
+    ensureLinkUp(ns, 'lo', { dryRun }),
+    sysctl(ns, 'net.ipv4.ip_forward', forwarding),
+    sysctl(ns, 'net.ipv6.conf.all.forwarding', forwarding),
+    sysctl(ns, 'net.ipv4.conf.all.rp_filter', '0'),
+    sysctl(ns, 'net.ipv4.conf.default.rp_filter', '0'),
+  ]);
 
   await ensureHostLink(run, ns, layout);
+  // The slash form keeps an interface name with a dot in it one key component. Without
+  // duplicate address detection the link-local address, which IPv6 neighbour discovery
+  // uses, works as soon as the link is up instead of seconds later.
+  const linkSysctls: Promise<Change[]>[] = [];
   for (const [handle, link] of [
     [root, layout.hostInterface],
     [ns, uplink],
   ] as const) {
-    // The slash form keeps an interface name with a dot in it one key component. Without
-    // duplicate address detection the link-local address, which IPv6 neighbour discovery
-    // uses, works as soon as the link is up instead of seconds later.
-    run.record((await ensureSysctl(handle, `net/ipv4/conf/${link}/rp_filter`, '1', { dryRun })).changes);
-    run.record((await ensureSysctl(handle, `net/ipv6/conf/${link}/accept_ra`, '0', { dryRun })).changes);
-    run.record((await ensureSysctl(handle, `net/ipv6/conf/${link}/accept_dad`, '0', { dryRun })).changes);
+    linkSysctls.push(
+      sysctl(handle, `net/ipv4/conf/${link}/rp_filter`, '1'),
+      sysctl(handle, `net/ipv6/conf/${link}/accept_ra`, '0'),
+      sysctl(handle, `net/ipv6/conf/${link}/accept_dad`, '0'),
+    );
   }
+  await run.recordInOrder(linkSysctls);
 
-  for (const address of layout.hostAddresses) run.record(await ensureAddress(root, layout.hostInterface, address, { noDad: true, dryRun }));
-  for (const address of layout.namespaceAddresses) run.record(await ensureAddress(ns, uplink, address, { noDad: true, dryRun }));
-  run.record(await ensureLinkUp(root, layout.hostInterface, { dryRun }));
-  run.record(await ensureLinkUp(ns, uplink, { dryRun }));
+  // Addresses before the links go up, and both before the routes, whose gateways must be
+  // reachable over a link that is up.
+  await run.recordInOrder([
+    ...layout.hostAddresses.map((address) => ensureAddress(root, layout.hostInterface, address, { noDad: true, dryRun })),
+    ...layout.namespaceAddresses.map((address) => ensureAddress(ns, uplink, address, { noDad: true, dryRun })),
+  ]);
+  await run.recordInOrder([ensureLinkUp(root, layout.hostInterface, { dryRun }), ensureLinkUp(ns, uplink, { dryRun })]);
 
   const protocol = run.config.routeProtocol;
-  for (const family of [4, 6] as const) {
-    run.record(await ensureRoute(ns, { destination: 'default', family, gateway: layout.gateways[family], device: uplink, protocol }, { dryRun }));
-  }
+  await run.recordInOrder(
+    ([4, 6] as const).map((family) => ensureRoute(ns, { destination: 'default', family, gateway: layout.gateways[family], device: uplink, protocol }, { dryRun })),
+  );
   for (const prefix of layout.routedPrefixes) {
     const nextHop = prefix.includes(':') ? layout.nextHops[6] : layout.nextHops[4];
     const spec: RouteSpec = { destination: prefix, gateway: nextHop, device: layout.hostInterface, protocol };
@@ -103,7 +122,7 @@ export async function buildService(run: RunContext, ns: NetnsHandle, layout: Ser
     run.record(changes, async () => void (await removeRoute(root, spec)));
   }
 
-  for (const address of layout.loopbackAddresses) run.record(await ensureAddress(ns, 'lo', address, { noDad: true, dryRun }));
+  await run.recordInOrder(layout.loopbackAddresses.map((address) => ensureAddress(ns, 'lo', address, { noDad: true, dryRun })));
   if (layout.wireguard) await buildWireGuard(run, ns, layout.wireguard);
 }
 

@@ -9,6 +9,7 @@ import { openCurrentNamespace } from '../ops/handle.js';
 import { ensureRule, removeRule } from '../ops/rules.js';
 import type { TopologyConfig } from './config.js';
 import { down } from './down.js';
+import { NamespaceHandles } from './namespace-handles.js';
 import { RunContext, type RunOptions } from './run-context.js';
 import { preflight } from './preflight.js';
 import { applyServices } from './services.js';
@@ -63,36 +64,36 @@ export async function up(config: TopologyConfig, options: UpOptions = {}): Promi
   const fresh = state.namespaces.length === 0 && state.links.length === 0 && state.adoptedLinks.length === 0;
   const root = openCurrentNamespace();
   const run = new RunContext(root, config, state, options);
+  const layouts = serviceLayouts(config);
+  const handles = new NamespaceHandles();
   let uplink: string | null = null;
 
   try {
+    // Relays into namespaces that are there already start while the root namespace is read.
+    handles.openAhead(layouts.map((layout) => layout.namespace).filter((name) => run.adopt || state.namespaces.includes(name)));
     uplink = await findUplink(root, config.uplink);
     await preflight(root, config, uplink);
     await ensureRootSysctls(run);
 
-    for (const layout of serviceLayouts(config)) {
-      const ns = await openServiceNamespace(run, layout);
-      try {
-        await buildService(run, ns, layout);
-      } finally {
-        await ns.close();
-      }
+    for (const layout of layouts) {
+      const ns = await openServiceNamespace(run, layout, handles);
+      await buildService(run, ns, layout);
     }
 
     for (const rule of isolationRules(config)) {
       run.record(await ensureRule(root, rule, { dryRun: run.dryRun }), async () => void (await removeRule(root, rule)));
     }
-    await applyServices({ root, config, uplink, record: (changes) => run.record(changes), notices: run.notices, dryRun: run.dryRun });
+    await applyServices({ root, config, uplink, record: (changes) => run.record(changes), notices: run.notices, dryRun: run.dryRun, namespaces: handles });
   } catch (error) {
+    // The relays go first: a process inside a namespace keeps it alive after a rollback deletes it.
+    await handles.closeAll();
+    // The root namespace's session stays open until the rollback is over, because the
+    // inverses of a repair run (removeRoute, removeLink, removeRule) send requests on it.
+    const failure = await rollBackFailedRun(run, config, fresh, options, error);
     await root.close();
-    if (run.dryRun || run.changes.length === 0) throw error;
-    if (options.rollback === false) throw new UpFailedError(error as Error, false, []);
-
-    // A first run is undone by `down`, which follows the journal; a repair run undoes only
-    // the changes it made itself.
-    const problems = fresh ? await rollbackWithDown(config) : await run.rollback();
-    throw new UpFailedError(error as Error, true, problems);
+    throw failure;
   }
+  await handles.closeAll();
   await root.close();
 
   return { changes: run.changes, notices: run.notices, uplink, elapsedMs: performance.now() - started };
@@ -110,6 +111,17 @@ async function ensureRootSysctls(run: RunContext): Promise<void> {
     const { changes } = await ensureSysctl(run.root, key, value, { dryRun: run.dryRun });
     run.record(changes, async () => void (await ensureSysctl(run.root, key, previous)));
   }
+}
+
+// Undoes a failed run's changes unless rollback is off, and returns the error the run ends with.
+async function rollBackFailedRun(run: RunContext, config: TopologyConfig, fresh: boolean, options: UpOptions, error: unknown): Promise<unknown> {
+  if (run.dryRun || run.changes.length === 0) return error;
+  if (options.rollback === false) return new UpFailedError(error as Error, false, []);
+
+  // A first run is undone by `down`, which follows the journal; a repair run undoes only
+  // the changes it made itself.
+  const problems = fresh ? await rollbackWithDown(config) : await run.rollback();
+  return new UpFailedError(error as Error, true, problems);
 }
 
 async function rollbackWithDown(config: TopologyConfig): Promise<string[]> {

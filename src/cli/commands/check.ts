@@ -4,7 +4,6 @@ import { COMMON_OPTIONS_HELP, EXIT_FAILURE, EXIT_OK, type Command } from '../com
 
 export const checkCommand: Command = {
   name: 'check',
-  summary: 'check the health of the running topology and services',
   help: `Usage: algo-netns check [--config FILE] [--json] [--prometheus FILE] [--verbose]
 
 Checks that every namespace, link, address, default route and isolation rule is present,

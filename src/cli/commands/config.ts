@@ -3,7 +3,6 @@ import { COMMON_OPTIONS_HELP, EXIT_OK, type Command } from '../command.js';
 
 export const configCommand: Command = {
   name: 'config',
-  summary: 'print the effective configuration (--json for JSON)',
   help: `Usage: algo-netns config [--config FILE] [--json]
 
 Prints the effective configuration: the built-in defaults with the file's values over them.

@@ -4,7 +4,6 @@ import { LOCK_OPTION, LOCK_OPTION_HELP, withRunLock } from '../locking.js';
 
 export const downCommand: Command = {
   name: 'down',
-  summary: 'remove everything that up created, and nothing else',
   help: `Usage: algo-netns down [--config FILE] [--verbose]
 
 Removes the namespaces, links, routes and rules that up created, moves an adopted WireGuard

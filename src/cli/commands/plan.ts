@@ -3,7 +3,6 @@ import { COMMON_OPTIONS_HELP, countChanges, EXIT_OK, type Command, type CommandC
 
 export const planCommand: Command = {
   name: 'plan',
-  summary: 'list the changes up would make, read from the live state (--json for scripts)',
   help: `Usage: algo-netns plan [--config FILE] [--json] [--adopt] [--verbose]
 
 Lists, in order, the exact changes "algo-netns up" would make now, computed from the live

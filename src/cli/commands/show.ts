@@ -30,7 +30,6 @@ const OBJECTS: Readonly<Record<string, ShowObject>> = {
 
 export const showCommand: Command = {
   name: 'show',
-  summary: 'print the links, addresses, routes or rules of a namespace (--json for scripts)',
   help: `Usage: algo-netns show link|address|route|rule [--namespace NS] [--json]
 
 Prints what the kernel holds, read over netlink by this library: the links, the addresses

@@ -3,7 +3,6 @@ import { COMMON_OPTIONS_HELP, EXIT_FAILURE, EXIT_OK, type Command } from '../com
 
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'show what exists now (--json for scripts)',
   help: `Usage: algo-netns status [--config FILE] [--json] [--verbose]
 
 Shows each service namespace, its links, addresses and routes, and what is missing.

@@ -13,7 +13,6 @@ type Action = (typeof ACTIONS)[number];
 
 export const systemdCommand: Command = {
   name: 'systemd',
-  summary: 'print, install or uninstall the units that start the services in their namespaces',
   help: `Usage: algo-netns systemd print|install|uninstall [--config FILE] [--command PATH] [--root DIR]
 
 Generates the systemd units that build the topology at boot and start each service inside its

@@ -5,7 +5,6 @@ import { printPlan } from './plan.js';
 
 export const upCommand: Command = {
   name: 'up',
-  summary: 'build the namespaces, links, addresses, routes and rules (idempotent)',
   help: `Usage: algo-netns up [--config FILE] [--dry-run] [--adopt] [--no-rollback] [--verbose]
 
 Builds the three service namespaces (wireguard-ns, strongswan-ns, dns-ns by default), each

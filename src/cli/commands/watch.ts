@@ -14,7 +14,6 @@ const NAMESPACE_POLL_MS = 1000;
 
 export const watchCommand: Command = {
   name: 'watch',
-  summary: 'print link, address, route and rule changes as they happen (--json for scripts)',
   help: `Usage: algo-netns watch [--namespace NS | --all] [--json]
 
 Prints one line for each change the kernel reports: links, addresses, routes and rules,

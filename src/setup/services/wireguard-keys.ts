@@ -34,6 +34,8 @@ export interface WireGuardContext {
   record(changes: Change[]): void;
   notices: string[];
   dryRun: boolean;
+  /** Handles already open on the service namespaces, used instead of opening another. */
+  namespaces?: { get(name: string): NetnsHandle | undefined };
 }
 
 /** Applies the configured wg-quick file (if any) and the MTU to the interface in its namespace. */
@@ -47,7 +49,10 @@ export async function applyWireGuardSettings(context: WireGuardContext): Promise
   const namespace = config.wireguard.namespace;
 
   // In a plan for a host where the namespace or link is still to be made, everything is a change.
-  const present = (await namespaceExists(namespace)) ? await openNamedNamespace(namespace) : null;
+  // The caller's handle is used in a plan too, where a namespace still to be made reads as empty.
+  const shared = context.namespaces?.get(namespace);
+  const opened = shared === undefined && (await namespaceExists(namespace)) ? await openNamedNamespace(namespace) : null;
+  const present = shared ?? opened;
   try {
     if (present === null || !(await getLink(present, name))) {
       if (context.dryRun && parsed !== null && file !== null) context.record([setconfChange(name, namespace, file, parsed.settings)]);
@@ -63,7 +68,7 @@ export async function applyWireGuardSettings(context: WireGuardContext): Promise
 
     if (parsed !== null && file !== null) await setKeys(context, name, namespace, file, parsed);
   } finally {
-    await present?.close();
+    await opened?.close();
   }
 }
 
