@@ -4,13 +4,22 @@
  */
 
 import { readFile, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { extname } from 'node:path';
-
-import { parseAllDocuments, stringify } from 'yaml';
 
 import { defaultConfig, type TopologyConfig } from './config.js';
 import { validateConfig } from './config-validate.js';
 import { ConfigError, isPlainMapping } from './errors.js';
+
+// The yaml package is loaded on first use (its CommonJS build, so that loading stays
+// synchronous): about 30 ms of every start, which commands without a YAML file skip.
+const requireModule = createRequire(import.meta.url);
+let yamlModule: typeof import('yaml') | undefined;
+
+function yaml(): typeof import('yaml') {
+  yamlModule ??= requireModule('yaml') as typeof import('yaml');
+  return yamlModule;
+}
 
 /** The `source` of a configuration that came from no file. */
 export const DEFAULT_SOURCE = 'built-in defaults';
@@ -77,7 +86,7 @@ export function formatConfig(config: TopologyConfig, format: ConfigFormat): stri
     return `${JSON.stringify(config, null, 2)}\n`;
   }
 
-  return stringify(config, { version: '1.1' });
+  return yaml().stringify(config, { version: '1.1' });
 }
 
 /** Largest configuration file read. A real one is a few hundred bytes. */
@@ -111,7 +120,7 @@ async function readConfigFile(path: string): Promise<string> {
 }
 
 function parseYaml(text: string, path: string): unknown {
-  const documents = parseAllDocuments(text, {
+  const documents = yaml().parseAllDocuments(text, {
     // YAML 1.2 core schema: `yes`, `on` and `010` stay strings or decimals, as in JSON.
     version: '1.2',
     // Tags from YAML 1.1 (!!binary, !!set, !!timestamp) become warnings, which are rejected below.
