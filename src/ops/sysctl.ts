@@ -2,8 +2,8 @@
  * Kernel parameters under /proc/sys, read and written with plain file operations.
  *
  * /proc/sys/net resolves to the network namespace of the process that opens it, so these
- * functions act on this process's namespace. A relay (see relay/client.ts) runs them in
- * another namespace.
+ * functions act on this process's namespace. For another namespace, the parent maps the key
+ * with sysctlPath and a relay (see relay/client.ts) opens that file inside the namespace.
  */
 import { constants } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
@@ -63,7 +63,7 @@ export function sysctlPath(key: string): string {
 export async function readSysctl(key: string): Promise<string> {
   const path = sysctlPath(key);
   try {
-    return (await readFile(path, 'utf8')).trim();
+    return await readSysctlFile(path);
   } catch (error) {
     throw new SysctlError(key, `Failed to read sysctl ${key} (${path}): ${describe(error)}`, error);
   }
@@ -73,21 +73,39 @@ export async function readSysctl(key: string): Promise<string> {
 export async function writeSysctl(key: string, value: string): Promise<void> {
   const path = sysctlPath(key);
   try {
-    // O_WRONLY without O_CREAT: some keys are write-only (net.ipv4.route.flush is 0200),
-    // and a missing key must fail with ENOENT, not attempt to create a file.
-    const file = await open(path, constants.O_WRONLY);
-    try {
-      // procfs applies a sysctl write per write(2) call, so the value goes out in one call.
-      const data = Buffer.from(`${value}\n`, 'utf8');
-      const { bytesWritten } = await file.write(data, 0, data.length, null);
-      if (bytesWritten !== data.length) {
-        throw new Error(`wrote ${bytesWritten} of ${data.length} bytes`);
-      }
-    } finally {
-      await file.close();
-    }
+    await writeSysctlFile(path, value);
   } catch (error) {
     throw new SysctlError(key, `Failed to write sysctl ${key}=${value} (${path}): ${describe(error)}`, error);
+  }
+}
+
+/**
+ * Returns whether `path` names a file under /proc/sys without a ".." component. Relays,
+ * which get paths from their parent rather than keys, open no other file.
+ */
+export function isSysctlFile(path: string): boolean {
+  return path.startsWith(`${SYSCTL_ROOT}/`) && !path.includes('\0') && !path.split('/').includes('..');
+}
+
+/** Reads the file of a sysctl and returns its text trimmed. Errors of the file system pass unchanged. */
+export async function readSysctlFile(path: string): Promise<string> {
+  return (await readFile(path, 'utf8')).trim();
+}
+
+/** Writes `value` and a newline to the file of a sysctl. Errors of the file system pass unchanged. */
+export async function writeSysctlFile(path: string, value: string): Promise<void> {
+  // O_WRONLY without O_CREAT: some keys are write-only (net.ipv4.route.flush is 0200),
+  // and a missing key must fail with ENOENT, not attempt to create a file.
+  const file = await open(path, constants.O_WRONLY);
+  try {
+    // procfs applies a sysctl write per write(2) call, so the value goes out in one call.
+    const data = Buffer.from(`${value}\n`, 'utf8');
+    const { bytesWritten } = await file.write(data, 0, data.length, null);
+    if (bytesWritten !== data.length) {
+      throw new Error(`wrote ${bytesWritten} of ${data.length} bytes`);
+    }
+  } finally {
+    await file.close();
   }
 }
 

@@ -37,9 +37,9 @@ const MESSAGES: RelayMessage[] = [
   { type: 'fromKernel', datagram: DONE_DATAGRAM },
   { type: 'fromKernel', datagram: Buffer.alloc(0) },
   { type: 'joinGroup', id: 1, group: 1 },
-  { type: 'readSysctl', id: 2, key: 'net.ipv4.conf.ve-wg.rp_filter' },
-  { type: 'writeSysctl', id: 0xffff_ffff, key: 'net/ipv4/conf/eth0.100/rp_filter', value: '2' },
-  { type: 'writeSysctl', id: 4, key: 'kernel.domainname', value: '' },
+  { type: 'readSysctl', id: 2, path: '/proc/sys/net/ipv4/conf/ve-wg/rp_filter' },
+  { type: 'writeSysctl', id: 0xffff_ffff, path: '/proc/sys/net/ipv4/conf/eth0.100/rp_filter', value: '2' },
+  { type: 'writeSysctl', id: 4, path: '/proc/sys/kernel/domainname', value: '' },
   { type: 'replyOk', id: 5, value: '32768\t60999' },
   { type: 'replyOk', id: 6, value: '' },
   { type: 'replyError', id: 7, errno: 2, message: 'ENOENT: no such file or directory — ünïcödé' },
@@ -58,14 +58,14 @@ test('toKernel frame layout', (t) => {
 
 test('writeSysctl frame layout', (t) => {
   const expected = bytes(
-    u32(1 + 4 + 4 + 15 + 1), // length: kind, id, key length, key, value
+    u32(1 + 4 + 4 + 25 + 1), // length: kind, id, path length, path, value
     u8(FrameKind.writeSysctl),
     u32(9), // request id
-    u32(15), // key byte length
-    'kernel.hostname',
+    u32(25), // path byte length
+    '/proc/sys/kernel/hostname',
     'x',
   );
-  t.deepEqual(encodeMessage({ type: 'writeSysctl', id: 9, key: 'kernel.hostname', value: 'x' }), expected);
+  t.deepEqual(encodeMessage({ type: 'writeSysctl', id: 9, path: '/proc/sys/kernel/hostname', value: 'x' }), expected);
 });
 
 test('replyError frame layout', (t) => {
@@ -137,7 +137,7 @@ test('large frame split over many chunks', (t) => {
 });
 
 test('incomplete frame stays pending', (t) => {
-  const frame = encodeMessage({ type: 'readSysctl', id: 1, key: 'net.ipv4.ip_forward' });
+  const frame = encodeMessage({ type: 'readSysctl', id: 1, path: '/proc/sys/net/ipv4/ip_forward' });
   const decoder = new FrameDecoder();
 
   t.deepEqual(decoder.push(frame.subarray(0, frame.length - 1)), []);
@@ -193,12 +193,12 @@ test('short bodies are rejected', (t) => {
   }
 });
 
-test('writeSysctl key length past the body is rejected', (t) => {
+test('writeSysctl path length past the body is rejected', (t) => {
   const body = bytes(u32(1), u32(10), 'abc');
   const error = t.throws(() => new FrameDecoder().push(bytes(u32(1 + body.length), u8(FrameKind.writeSysctl), body)), {
     instanceOf: RelayProtocolError,
   });
-  t.is(error.message, 'Relay writeSysctl frame declares a key ending at byte 18 of a 11-byte body');
+  t.is(error.message, 'Relay writeSysctl frame declares a path ending at byte 18 of a 11-byte body');
 });
 
 test('encoding an oversized datagram throws', (t) => {

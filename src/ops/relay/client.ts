@@ -1,6 +1,8 @@
 /**
  * The parent side of a relay: starts the relay process in a network namespace and offers
- * its netlink socket as a NetlinkTransport, plus sysctl access inside that namespace.
+ * its netlink socket as a NetlinkTransport, plus sysctl access inside that namespace. The
+ * relay is the Perl one where perl is installed and the Node one otherwise (see
+ * implementation.ts); the parent treats both alike.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { constants } from 'node:os';
@@ -9,6 +11,7 @@ import type { NetlinkTransport } from '../../netlink/transport.js';
 import { namespacePath } from '../netns.js';
 import { DEFAULT_HELPER_TIMEOUT_MS, HelperError, validateTimeout, type HelperOutcome } from '../spawn.js';
 import { SysctlError, sysctlPath } from '../sysctl.js';
+import { chooseRelay, RELAY_VARIABLE, relayCommand, type RelayImplementation } from './implementation.js';
 import { encodeMessage, FrameDecoder, RelayProtocolError, type RelayMessage } from './protocol.js';
 import { findProgram } from '../programs.js';
 
@@ -42,27 +45,33 @@ export class RelayError extends Error {
 export interface StartRelayOptions {
   /** Time to wait for the relay to open its socket, in milliseconds (default 10000). */
   timeoutMs?: number;
+  /**
+   * The relay program: "perl" or "node". Default: the value of ALGO_NETNS_RELAY if set,
+   * else perl when it is in the system folders, else node.
+   */
+  implementation?: RelayImplementation;
 }
 
 /**
  * Starts a relay process with a NETLINK_ROUTE socket in the named namespace
  * (`nsenter --net=/run/netns/NAME`), or in this process's namespace when `namespace` is
  * null. Resolves once the relay has opened its socket. Rejects with a HelperError, which
- * carries the relay's stderr, when the relay exits first or does not report in time.
+ * carries the relay's stderr, when the relay exits first or does not report in time, and
+ * with an Error for an invalid ALGO_NETNS_RELAY.
  */
 export async function startRelay(namespace: string | null, options: StartRelayOptions = {}): Promise<RelayTransport> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_HELPER_TIMEOUT_MS;
   validateTimeout(timeoutMs);
+  const namespaceFile = namespace === null ? null : namespacePath(namespace);
 
-  // nsenter calls setns() and then execs node in place, without forking, so the relay keeps
-  // the pid that spawn() returns and can be killed by it.
-  const relay = [process.execPath, RELAY_MAIN];
-  const nsenter = (await findProgram('nsenter')) ?? 'nsenter';
-  const command = namespace === null ? relay : [nsenter, `--net=${namespacePath(namespace)}`, '--', ...relay];
-  const [file, ...args] = command as [string, ...string[]];
+  const perlPath = await findProgram('perl');
+  const implementation = chooseRelay(options.implementation ?? process.env[RELAY_VARIABLE], perlPath);
+  const nsenterPath = (await findProgram('nsenter')) ?? 'nsenter';
+  const { argv, displayArgv } = relayCommand({ implementation, perlPath, nodePath: process.execPath, nodeMain: RELAY_MAIN, nsenterPath, namespaceFile });
+  const [file, ...args] = argv as [string, ...string[]];
 
   const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  const transport = new RelayTransport(child, command, namespace ?? 'current namespace');
+  const transport = new RelayTransport(child, displayArgv, namespace ?? 'current namespace');
   await transport.waitUntilReady(timeoutMs);
   return transport;
 }
@@ -78,11 +87,12 @@ interface PendingRequest {
 
 /** A netlink socket owned by a relay process in some namespace. Made by startRelay. */
 export class RelayTransport implements NetlinkTransport {
-  /** pid of the relay process itself (nsenter execs it, so it is the spawned pid). */
+  /** pid of the relay process itself (nsenter execs perl or node, so it is the spawned pid). */
   readonly pid: number;
   readonly where: string;
 
   private readonly child: ChildProcessWithoutNullStreams;
+  /** The command as error messages show it. */
   private readonly command: string[];
   private readonly decoder = new FrameDecoder();
   private readonly datagramListeners: Array<(datagram: Buffer) => void> = [];
@@ -154,9 +164,10 @@ export class RelayTransport implements NetlinkTransport {
   /**
    * Registers a listener for relay failures. It receives a HelperError when the relay
    * exits unexpectedly or its output is corrupt, and a RelayError with the errno when the
-   * socket reports an error. NOTE: with netlink 0.3.0 a multicast overrun (ENOBUFS) aborts the
-   * relay process instead (the package throws from its native poll callback), so an overrun
-   * arrives here as a HelperError for a relay killed by SIGABRT.
+   * socket reports an error, such as ENOBUFS after a multicast overrun; the socket stays
+   * usable then. NOTE: the Node relay cannot report an overrun, because netlink 0.3.0 throws
+   * from its native poll callback and aborts the process, so an overrun there arrives as a
+   * HelperError for a relay killed by SIGABRT.
    */
   onFailure(listener: (error: Error) => void): void {
     this.failureListeners.push(listener);
@@ -168,14 +179,14 @@ export class RelayTransport implements NetlinkTransport {
 
   /** Reads a sysctl inside the relay's namespace and returns it trimmed, like `ip netns exec NS sysctl -n KEY`. */
   async readSysctl(key: string): Promise<string> {
-    sysctlPath(key);
-    return this.sysctlRequest(key, `read sysctl ${key}`, (id) => ({ type: 'readSysctl', id, key }));
+    const path = sysctlPath(key);
+    return this.sysctlRequest(key, `read sysctl ${key}`, (id) => ({ type: 'readSysctl', id, path }));
   }
 
   /** Writes a sysctl inside the relay's namespace, like `ip netns exec NS sysctl -w KEY=VALUE`. */
   async writeSysctl(key: string, value: string): Promise<void> {
-    sysctlPath(key);
-    await this.sysctlRequest(key, `write sysctl ${key}=${value}`, (id) => ({ type: 'writeSysctl', id, key, value }));
+    const path = sysctlPath(key);
+    await this.sysctlRequest(key, `write sysctl ${key}=${value}`, (id) => ({ type: 'writeSysctl', id, path, value }));
   }
 
   /**
@@ -253,12 +264,14 @@ export class RelayTransport implements NetlinkTransport {
         if (message.type === 'replyOk') {
           request.resolve(message.value);
         } else {
-          request.reject(new RelayError(`Failed to ${request.what} in ${this.where}: ${message.message}`, message.errno, this.where));
+          const reason = withErrnoName(message.errno, message.message);
+          request.reject(new RelayError(`Failed to ${request.what} in ${this.where}: ${reason}`, message.errno, this.where));
         }
         return;
       }
       case 'socketError': {
-        const error = new RelayError(`Netlink socket in ${this.where}: ${message.message}`, message.errno, this.where);
+        const reason = withErrnoName(message.errno, message.message);
+        const error = new RelayError(`Netlink socket in ${this.where}: ${reason}`, message.errno, this.where);
         this.failureListeners.forEach((listener) => listener(error));
         return;
       }
@@ -329,6 +342,15 @@ function describeState(state: RelayState): string {
     case 'exited':
       return 'the relay has exited';
   }
+}
+
+/**
+ * Puts the errno name before a relay's error text ("ENOENT: No such file or directory, open …").
+ * Node's messages start with it already, and the Perl relay sends the strerror text.
+ */
+export function withErrnoName(errno: number, message: string): string {
+  const name = errnoName(errno);
+  return name === undefined || message.startsWith(name) ? message : `${name}: ${message}`;
 }
 
 function errnoName(errno: number): string | undefined {

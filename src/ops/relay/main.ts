@@ -1,8 +1,9 @@
 /**
- * The relay process: owns one NETLINK_ROUTE socket in the network namespace it was started
- * in (by `nsenter --net=…`) and passes datagrams between that socket and its parent, framed
- * on stdin and stdout (see protocol.ts). It also reads and writes sysctls, which resolve
- * to the namespace of the process that opens /proc/sys.
+ * The Node relay process: owns one NETLINK_ROUTE socket in the network namespace it was
+ * started in (by `nsenter --net=…`) and passes datagrams between that socket and its parent,
+ * framed on stdin and stdout (see protocol.ts). It also reads and writes sysctl files, which
+ * resolve to the namespace of the process that opens /proc/sys. The parent runs it where
+ * perl is missing or ALGO_NETNS_RELAY=node; perl-relay.ts is the default relay.
  *
  * It never decodes netlink messages. It exits when stdin ends, which happens when the
  * parent closes it or dies, so it cannot outlive the parent. Diagnostics go to stderr only,
@@ -12,7 +13,7 @@ import { constants } from 'node:os';
 // The deep import loads only the raw socket. The package index also loads its generated
 // higher layers, which adds about 30 ms to every relay start (Node 20, measured here).
 import { RawNetlinkSocket } from 'netlink/dist/raw.js';
-import { readSysctl, SysctlError, writeSysctl } from '../sysctl.js';
+import { isSysctlFile, readSysctlFile, writeSysctlFile } from '../sysctl.js';
 import { encodeMessage, FrameDecoder, type RelayMessage } from './protocol.js';
 
 /** Netlink protocol number of rtnetlink (<linux/netlink.h>: #define NETLINK_ROUTE 0). */
@@ -70,15 +71,19 @@ function main(): void {
         return;
       case 'readSysctl':
       case 'writeSysctl': {
+        if (!isSysctlFile(message.path)) {
+          const reason = `expected a file under /proc/sys, got ${JSON.stringify(message.path)}`;
+          send({ type: 'replyError', id: message.id, errno: constants.errno.EINVAL, message: reason });
+          return;
+        }
         const done =
-          message.type === 'readSysctl' ? readSysctl(message.key) : writeSysctl(message.key, message.value).then(() => '');
+          message.type === 'readSysctl'
+            ? readSysctlFile(message.path)
+            : writeSysctlFile(message.path, message.value).then(() => '');
+        // The parent names the key and namespace itself, so only the cause goes back.
         done.then(
           (value) => send({ type: 'replyOk', id: message.id, value }),
-          // The parent names the key and namespace itself, so only the cause goes back.
-          (error: unknown) => {
-            const cause = error instanceof SysctlError && error.cause !== undefined ? error.cause : error;
-            send({ type: 'replyError', id: message.id, errno: errnoOf(error), message: describe(cause) });
-          },
+          (error: unknown) => send({ type: 'replyError', id: message.id, errno: errnoOf(error), message: describe(error) }),
         );
         return;
       }

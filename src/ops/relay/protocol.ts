@@ -13,8 +13,11 @@
  *
  * Netlink datagrams travel as opaque bodies, one frame per datagram, so the relay never
  * decodes them. Requests that expect a reply (joining a group, sysctls) carry a u32
- * request id that the reply repeats. Strings are UTF-8 and run to the end of the frame
- * unless a length says otherwise. These functions are pure: no I/O.
+ * request id that the reply repeats. Sysctl requests name the file under /proc/sys, so
+ * that key parsing stays in the parent and each relay only opens a path. Strings are
+ * UTF-8 and run to the end of the frame unless a length says otherwise. These functions
+ * are pure: no I/O. Both relays speak this protocol: main.ts, and perl-relay.ts, which
+ * takes the numbers below from this file.
  */
 
 /** Bytes of the length prefix. */
@@ -38,9 +41,9 @@ export const FrameKind = {
   fromKernel: 2,
   /** parent -> relay: join a multicast group. Body: u32 id, u32 group (RTNLGRP_*). */
   joinGroup: 3,
-  /** parent -> relay: read a sysctl. Body: u32 id, key. */
+  /** parent -> relay: read a sysctl. Body: u32 id, path of its file under /proc/sys. */
   readSysctl: 4,
-  /** parent -> relay: write a sysctl. Body: u32 id, u32 key byte length, key, value. */
+  /** parent -> relay: write a sysctl. Body: u32 id, u32 path byte length, path, value. */
   writeSysctl: 5,
   /** relay -> parent: a request succeeded. Body: u32 id, value (the sysctl read, else empty). */
   replyOk: 6,
@@ -56,8 +59,8 @@ export type RelayMessage =
   | { type: 'toKernel'; datagram: Buffer }
   | { type: 'fromKernel'; datagram: Buffer }
   | { type: 'joinGroup'; id: number; group: number }
-  | { type: 'readSysctl'; id: number; key: string }
-  | { type: 'writeSysctl'; id: number; key: string; value: string }
+  | { type: 'readSysctl'; id: number; path: string }
+  | { type: 'writeSysctl'; id: number; path: string; value: string }
   | { type: 'replyOk'; id: number; value: string }
   | { type: 'replyError'; id: number; errno: number; message: string }
   | { type: 'ready'; pid: number; port: number }
@@ -77,10 +80,10 @@ export function encodeMessage(message: RelayMessage): Buffer {
     case 'joinGroup':
       return frame(FrameKind.joinGroup, [u32(message.id), u32(message.group)]);
     case 'readSysctl':
-      return frame(FrameKind.readSysctl, [u32(message.id), utf8(message.key)]);
+      return frame(FrameKind.readSysctl, [u32(message.id), utf8(message.path)]);
     case 'writeSysctl': {
-      const key = utf8(message.key);
-      return frame(FrameKind.writeSysctl, [u32(message.id), u32(key.length), key, utf8(message.value)]);
+      const path = utf8(message.path);
+      return frame(FrameKind.writeSysctl, [u32(message.id), u32(path.length), path, utf8(message.value)]);
     }
     case 'replyOk':
       return frame(FrameKind.replyOk, [u32(message.id), utf8(message.value)]);
@@ -160,20 +163,20 @@ export function decodeBody(kind: number, body: Buffer): RelayMessage {
       return { type: 'joinGroup', id: body.readUInt32LE(0), group: body.readUInt32LE(U32_SIZE) };
     case FrameKind.readSysctl:
       expectBodySize('readSysctl', body, U32_SIZE);
-      return { type: 'readSysctl', id: body.readUInt32LE(0), key: text(body, U32_SIZE) };
+      return { type: 'readSysctl', id: body.readUInt32LE(0), path: text(body, U32_SIZE) };
     case FrameKind.writeSysctl: {
       expectBodySize('writeSysctl', body, 2 * U32_SIZE);
-      const keyEnd = 2 * U32_SIZE + body.readUInt32LE(U32_SIZE);
-      if (keyEnd > body.length) {
+      const pathEnd = 2 * U32_SIZE + body.readUInt32LE(U32_SIZE);
+      if (pathEnd > body.length) {
         throw new RelayProtocolError(
-          `Relay writeSysctl frame declares a key ending at byte ${keyEnd} of a ${body.length}-byte body`,
+          `Relay writeSysctl frame declares a path ending at byte ${pathEnd} of a ${body.length}-byte body`,
         );
       }
       return {
         type: 'writeSysctl',
         id: body.readUInt32LE(0),
-        key: text(body, 2 * U32_SIZE, keyEnd),
-        value: text(body, keyEnd),
+        path: text(body, 2 * U32_SIZE, pathEnd),
+        value: text(body, pathEnd),
       };
     }
     case FrameKind.replyOk:
