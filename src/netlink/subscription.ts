@@ -13,7 +13,8 @@
  * kernel reports an overrun: libuv signals the socket error as a poll error, and the
  * package's handler then throws from native code (SIGABRT, "Error in native callback"). Give a
  * subscription a relay process, opened by a function so that it can open a new one, rather
- * than a socket of this process.
+ * than a socket of this process. The Perl relay (the default) passes the overrun on and keeps
+ * its socket. The Node relay aborts, and the feed then opens a new one.
  */
 import { decodeAddress, encodeAddress, type AddressMessage } from './address.js';
 import { AF_UNSPEC, LINK_QUERY_EXT_MASK, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_GETRULE } from './constants.js';
