@@ -46,6 +46,17 @@ test('bad usage exits 2 and names the problem', async (t) => {
   t.is(none.code, 2);
 });
 
+test('a bad ALGO_NETNS_RELAY exits 2 before up changes anything', async (t) => {
+  const sandbox = await sandboxFor(t);
+  const before = await hostSnapshot(sandbox);
+
+  const result = await sandbox.run(['/usr/bin/env', 'ALGO_NETNS_RELAY=python', process.execPath, CLI_PATH, 'up'], { allowFailure: true });
+
+  t.is(result.code, 2);
+  t.regex(result.stderr, /Invalid relay "python"/);
+  t.is(await hostSnapshot(sandbox), before, 'the host is untouched');
+});
+
 test('invalid configurations exit 2 and change nothing', async (t) => {
   const sandbox = await sandboxFor(t);
   const before = await hostSnapshot(sandbox);

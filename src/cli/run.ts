@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../setup/config-load.js';
 import { ConfigError } from '../setup/errors.js';
+import { RELAY_VARIABLE, relayChoiceProblem } from '../ops/relay/implementation.js';
 import { COMMON_OPTIONS_HELP, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command, type Streams } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { UsageError } from './locking.js';
@@ -81,6 +82,12 @@ export async function run(argv: string[], streams: Streams): Promise<number> {
       return EXIT_FAILURE;
     }
     if (verbose) process.env.ALGO_NETNS_DEBUG ??= '1';
+    // Checked here so that a bad value stops the command before it changes anything.
+    const relayProblem = relayChoiceProblem(process.env[RELAY_VARIABLE]);
+    if (relayProblem !== null) {
+      streams.stderr.write(`algo-netns ${command.name}: ${relayProblem}\n`);
+      return EXIT_USAGE;
+    }
 
     return await command.run({ config: loaded.config, source: loaded.source, streams, options: values, positionals, verbose });
   } catch (error) {

@@ -24,16 +24,25 @@ export function chooseRelay(requested: string | undefined, perlPath: string | nu
   if (requested === undefined || requested === '') {
     return perlPath === null ? 'node' : 'perl';
   }
-  if (!(RELAY_IMPLEMENTATIONS as readonly string[]).includes(requested)) {
-    throw new Error(
-      `Invalid relay ${JSON.stringify(requested)} (from the option or ${RELAY_VARIABLE}): expected "perl" or "node", ` +
-        'or leave it unset to use perl when it is installed and node otherwise',
-    );
-  }
+  const problem = relayChoiceProblem(requested);
+  if (problem !== null) throw new Error(problem);
   if (requested === 'perl' && perlPath === null) {
     throw new Error(`The Perl relay was requested, but perl was not found in the system folders; install perl-base or unset ${RELAY_VARIABLE}`);
   }
   return requested as RelayImplementation;
+}
+
+/**
+ * Returns why `requested` (an option or the value of ALGO_NETNS_RELAY) names no relay, or
+ * null when it is "perl", "node", empty or unset. The CLI checks the variable with it
+ * before a command changes anything.
+ */
+export function relayChoiceProblem(requested: string | undefined): string | null {
+  if (requested === undefined || requested === '' || (RELAY_IMPLEMENTATIONS as readonly string[]).includes(requested)) return null;
+  return (
+    `Invalid relay ${JSON.stringify(requested)} (from the option or ${RELAY_VARIABLE}): expected "perl" or "node", ` +
+    'or leave it unset to use perl when it is installed and node otherwise'
+  );
 }
 
 /** Inputs of relayCommand: the programs found and the namespace to enter. */
