@@ -104,24 +104,29 @@ export async function createNamespace(name: string): Promise<void> {
   const path = namespacePath(name);
   await mkdir(NETNS_RUN_DIR, { recursive: true, mode: 0o755 });
 
-  const lock = await open(NETNS_RUN_DIR, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    // flock(1) locks the open file description it inherits as fd 3. That description
-    // stays open here after flock exits, so this process holds the lock until lock.close().
-    await runHelper(['flock', '--exclusive', '3'], { passFds: [lock.fd] });
-    await makeRunDirSharedMountPoint();
-
-    await createMountPointFile(name, path);
+  // The lock guards the step that makes /run/netns a shared mount point. A shared mount
+  // point stays shared, so once it is one, creation skips the lock and its flock process.
+  if (!(await runDirMountState()).isShared) {
+    const lock = await open(NETNS_RUN_DIR, constants.O_RDONLY | constants.O_DIRECTORY);
     try {
-      // unshare(1) makes the namespace and bind-mounts it on the file from a child
-      // process; the namespace then lives as long as the bind mount.
-      await runHelper(['unshare', `--net=${path}`, 'true']);
-    } catch (error) {
-      await removeNamespaceFile(path);
-      throw error;
+      // flock(1) locks the open file description it inherits as fd 3. That description
+      // stays open here after flock exits, so this process holds the lock until lock.close().
+      await runHelper(['flock', '--exclusive', '3'], { passFds: [lock.fd] });
+      await makeRunDirSharedMountPoint();
+    } finally {
+      await lock.close();
     }
-  } finally {
-    await lock.close();
+  }
+
+  // O_EXCL on the mount point file keeps two creators of one name apart.
+  await createMountPointFile(name, path);
+  try {
+    // unshare(1) makes the namespace and bind-mounts it on the file from a child
+    // process; the namespace then lives as long as the bind mount.
+    await runHelper(['unshare', `--net=${path}`, 'true']);
+  } catch (error) {
+    await removeNamespaceFile(path);
+    throw error;
   }
 }
 
@@ -252,18 +257,24 @@ async function removeNamespaceFile(path: string): Promise<void> {
  * itself first if it is not a mount point yet. Does nothing when it already is one.
  */
 async function makeRunDirSharedMountPoint(): Promise<void> {
-  const directory = await realpath(NETNS_RUN_DIR);
-  const mounts = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
-
-  const visible = visibleMount(mounts, directory);
-  const isMountPoint = visible?.mountPoint === directory;
-  if (isMountPoint && visible.optionalFields.some((field) => field.startsWith('shared:'))) {
+  const { isMountPoint, isShared } = await runDirMountState();
+  if (isShared) {
     return;
   }
   if (!isMountPoint) {
     await runHelper(['mount', '--rbind', NETNS_RUN_DIR, NETNS_RUN_DIR]);
   }
   await runHelper(['mount', '--make-rshared', NETNS_RUN_DIR]);
+}
+
+/** Returns whether /run/netns is a mount point, and whether it is a shared one. */
+async function runDirMountState(): Promise<{ isMountPoint: boolean; isShared: boolean }> {
+  const directory = await realpath(NETNS_RUN_DIR);
+  const mounts = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+
+  const visible = visibleMount(mounts, directory);
+  const isMountPoint = visible?.mountPoint === directory;
+  return { isMountPoint, isShared: isMountPoint && visible.optionalFields.some((field) => field.startsWith('shared:')) };
 }
 
 interface MountInfoEntry {
