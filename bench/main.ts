@@ -8,13 +8,13 @@
  * missed target. The exit code is 1 when a suite failed to run (the others still report).
  */
 import { availableParallelism, loadavg, release } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 import { benchDecodeOnly } from './decode-only.js';
 import { benchDumpRoutes } from './dump-routes.js';
 import { benchEvents } from './events.js';
 import { progress } from './measure.js';
-import { parseOptions, SIZES, type BenchOptions, type SuiteName } from './options.js';
+import { parseOptions, SIZES, USAGE, type BenchOptions, type SuiteName } from './options.js';
 import { formatJson, formatTable, type MachineInfo, type ReportEntry } from './report.js';
 import { currentNamespaceId, enterSandbox, insideBenchSandbox, prepareSandbox, SandboxError } from './sandbox.js';
 import { benchScale } from './scale.js';
@@ -77,6 +77,7 @@ async function runInsideSandbox(options: BenchOptions, argv: readonly string[]):
 
   const machine = machineInfo(argv, loadBefore);
   progress(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  if (options.jsonFile !== null) writeFileSync(options.jsonFile, formatJson(entries, machine));
   if (options.json) {
     process.stdout.write(formatJson(entries, machine));
   } else {
@@ -94,6 +95,10 @@ async function main(): Promise<void> {
   } catch (error) {
     process.stderr.write(`bench: ${(error as Error).message}\n`);
     process.exit(2);
+  }
+  if (options.help) {
+    process.stdout.write(USAGE);
+    return;
   }
 
   if (!insideBenchSandbox()) {
