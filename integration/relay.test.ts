@@ -527,6 +527,8 @@ for (const implementation of RELAY_IMPLEMENTATIONS) {
     t.regex(error.command[0] ?? '', /(^|\/)nsenter$/);
     t.regex(error.stderr, new RegExp(`nsenter: cannot open /run/netns/${name}: No such file or directory`));
     t.regex(error.message, new RegExp(`exited with code 1: nsenter: cannot open /run/netns/${name}`));
+    // Only the Perl relay's failures point to the Node relay as a way out.
+    t.is(error.message.includes('ALGO_NETNS_RELAY=node'), implementation === 'perl');
   });
 
   test(title('closed relay leaves no process'), async (t) => {

@@ -72,7 +72,15 @@ export async function startRelay(namespace: string | null, options: StartRelayOp
 
   const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const transport = new RelayTransport(child, displayArgv, namespace ?? 'current namespace');
-  await transport.waitUntilReady(timeoutMs);
+  try {
+    await transport.waitUntilReady(timeoutMs);
+  } catch (error) {
+    // A perl that is present but broken would otherwise leave the operator no way forward.
+    if (implementation === 'perl' && error instanceof HelperError) {
+      error.message += `; if perl itself fails on this host, set ${RELAY_VARIABLE}=node to use the Node relay`;
+    }
+    throw error;
+  }
   return transport;
 }
 
