@@ -198,7 +198,7 @@ test('up builds the topology, a second up changes nothing, down removes it', asy
   t.is(rulesAfter.filter((rule) => rule.action === 'prohibit').length, 0, 'no rule of ours remains');
   // Relays of this sandbox share its mount namespace; the bracket keeps grep from matching this shell.
   const relays = await sandbox.runShell(
-    'self=$(readlink /proc/self/ns/mnt); for p in /proc/[0-9]*; do [ "$(readlink $p/ns/mnt 2>/dev/null)" = "$self" ] && grep -qa "relay/[m]ain.js" $p/cmdline 2>/dev/null && echo $p; done; true',
+    'self=$(readlink /proc/self/ns/mnt); for p in /proc/[0-9]*; do [ "$(readlink $p/ns/mnt 2>/dev/null)" = "$self" ] && grep -qaE "relay/[m]ain.js|algo-netns-rela[y]" $p/cmdline 2>/dev/null && echo $p; done; true',
   );
   t.is(relays.stdout.trim(), '', 'no relay process remains');
   t.is((await sandbox.run(['sysctl', '-n', 'net.ipv4.ip_forward'])).stdout.trim(), '0', 'root forwarding is restored');

@@ -28,6 +28,8 @@ const RECEIVE_BUFFER_SIZE = 8 * 1024 * 1024;
 const SEND_BUFFER_SIZE = 1024 * 1024;
 
 function main(): void {
+  // ps shows the same name as for the Perl relay instead of node and the script's path.
+  process.title = 'algo-netns-relay';
   let socket: RawNetlinkSocket;
   try {
     socket = new RawNetlinkSocket(NETLINK_ROUTE, {

@@ -34,6 +34,9 @@ const frameKindNames = Object.entries(FrameKind)
 export const PERL_RELAY_SCRIPT = String.raw`
 use strict;
 
+# ps shows this name and the namespace (as /proc/PID/ns/net reads) instead of the script.
+$0 = 'algo-netns-relay ' . (readlink('/proc/self/ns/net') // '');
+
 # Numbers from the Linux UAPI headers. The socket options, open flags and errno values are
 # those of the asm-generic headers, which x86 and arm64 use; alpha, mips, parisc and sparc
 # define other values.
