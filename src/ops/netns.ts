@@ -220,7 +220,7 @@ async function createMountPointFile(name: string, path: string): Promise<void> {
     }
     const what = (await namespaceExists(name))
       ? 'it already exists'
-      : `${path} exists but is not a namespace (a leftover file; deleteNamespace removes it)`;
+      : `${path} exists but is not a namespace (a leftover file of an interrupted run; \`ip netns delete ${name}\` removes it)`;
     throw new NamespaceError(name, 'exists', `Cannot create network namespace ${name}: ${what}`);
   }
 }
