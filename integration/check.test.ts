@@ -2,7 +2,7 @@
  * `algo-netns check` on a healthy topology passes; then one piece at a time is broken and
  * the check must fail and name that piece.
  */
-import { copyFile, mkdtemp, readFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
@@ -87,4 +87,24 @@ test('check passes on a healthy topology and names each broken piece', async (t)
   broken = await runCheck();
   t.is(broken.code, 1);
   t.true(failures(broken.stdout).some((line) => line === 'namespace strongswan-ns: missing'), failures(broken.stdout).join('\n'));
+});
+
+test('check that fails to run still rewrites the Prometheus file', async (t) => {
+  const sandbox = await sandboxFor(t);
+  const prometheus = join(await mkdtemp(join(tmpdir(), 'algo-netns-prom-')), 'algo-netns.prom');
+  // What an earlier healthy run left behind.
+  await writeFile(prometheus, 'algo_netns_healthy 1\nalgo_netns_check_failed 0\n');
+  // A truncated state file makes the check itself fail before it reads any namespace.
+  await sandbox.runShell('mkdir -p /run/algo-netns && printf \'{"version":1,"namesp\' > /run/algo-netns/state.json');
+  const started = Math.floor(Date.now() / 1000);
+
+  const result = await runCli(sandbox, ['check', '--prometheus', prometheus]);
+
+  t.is(result.code, 1, result.stderr);
+  t.regex(result.stderr, /algo-netns check failed: state file \/run\/algo-netns\/state\.json is unreadable/);
+  const text = await readFile(prometheus, 'utf8');
+  t.regex(text, /^algo_netns_healthy 0$/m);
+  t.regex(text, /^algo_netns_check_failed 1$/m);
+  const timestamp = Number(/^algo_netns_check_timestamp_seconds (\d+)$/m.exec(text)?.[1]);
+  t.true(timestamp >= started, `the timestamp ${timestamp} is from this run`);
 });

@@ -136,30 +136,3 @@ async function checkDns(layouts: ServiceLayout[], present: string[]): Promise<Ch
   }
   return results;
 }
-
-/** Formats the report in the Prometheus text format, for node_exporter's textfile collector. */
-export function prometheusText(report: HealthReport): string {
-  const lines = [
-    '# HELP algo_netns_check_ok Whether one health check of algo-netns passed (1) or failed (0).',
-    '# TYPE algo_netns_check_ok gauge',
-  ];
-  for (const result of report.results) {
-    lines.push(`algo_netns_check_ok{check="${label(result.check)}",target="${label(result.target)}"} ${result.ok ? 1 : 0}`);
-  }
-  lines.push(
-    '# HELP algo_netns_healthy Whether every algo-netns health check passed.',
-    '# TYPE algo_netns_healthy gauge',
-    `algo_netns_healthy ${report.ok ? 1 : 0}`,
-    '# HELP algo_netns_wireguard_handshake_age_seconds Seconds since the latest handshake of each WireGuard peer.',
-    '# TYPE algo_netns_wireguard_handshake_age_seconds gauge',
-  );
-  for (const handshake of report.handshakes) {
-    if (handshake.secondsAgo !== null) lines.push(`algo_netns_wireguard_handshake_age_seconds{peer="${label(handshake.peer)}"} ${handshake.secondsAgo}`);
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-// Label values escape backslash, double quote and newline, as the text format requires.
-function label(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}

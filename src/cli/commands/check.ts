@@ -1,6 +1,6 @@
-import { rename, writeFile } from 'node:fs/promises';
-import { check, prometheusText } from '../../setup/check.js';
-import { COMMON_OPTIONS_HELP, EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
+import { check, type HealthReport } from '../../setup/check.js';
+import { prometheusText, writePrometheusFile } from '../../setup/check-prometheus.js';
+import { COMMON_OPTIONS_HELP, EXIT_FAILURE, EXIT_OK, type Command, type CommandContext } from '../command.js';
 
 export const checkCommand: Command = {
   name: 'check',
@@ -13,21 +13,20 @@ namespaces. Exits 0 when every check passes, 1 otherwise, naming each failure. N
 
   --json             print the report as one JSON object
   --prometheus FILE  also write the report in the Prometheus text format to FILE
-                     (for node_exporter's textfile collector; written atomically)
+                     (for node_exporter's textfile collector; written atomically).
+                     Metrics: algo_netns_check_ok per check, algo_netns_healthy,
+                     algo_netns_check_failed (1 when the check itself failed to run;
+                     the file is still rewritten, with algo_netns_healthy 0),
+                     algo_netns_check_timestamp_seconds (Unix time of the run, to
+                     detect a stale file) and algo_netns_wireguard_handshake_age_seconds
 ${COMMON_OPTIONS_HELP}`,
   options: { json: { type: 'boolean' }, prometheus: { type: 'string' } },
   needsRoot: true,
 
   async run(context) {
-    const report = await check(context.config);
+    const prometheus = typeof context.options.prometheus === 'string' ? context.options.prometheus : undefined;
+    const report = await checkAndRecord(context.config, prometheus);
     const { stdout } = context.streams;
-
-    const prometheus = context.options.prometheus;
-    if (typeof prometheus === 'string') {
-      // A scraper may read the file at any moment, so it is written whole, then renamed.
-      await writeFile(`${prometheus}.tmp`, prometheusText(report));
-      await rename(`${prometheus}.tmp`, prometheus);
-    }
 
     if (context.options.json) {
       stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -39,3 +38,26 @@ ${COMMON_OPTIONS_HELP}`,
     return report.ok ? EXIT_OK : EXIT_FAILURE;
   },
 };
+
+/**
+ * Runs the check and, when `prometheus` names a file, writes the outcome there. A check that
+ * fails to run still rewrites the file as unhealthy, so that an earlier healthy file cannot go
+ * on reporting a healthy server. The error is then raised as before.
+ */
+async function checkAndRecord(config: CommandContext['config'], prometheus: string | undefined): Promise<HealthReport> {
+  let report: HealthReport;
+  try {
+    report = await check(config);
+  } catch (error) {
+    if (prometheus === undefined) throw error;
+    try {
+      await writePrometheusFile(prometheus, prometheusText(undefined, Date.now() / 1000));
+    } catch (writeError) {
+      throw new Error(`${(error as Error).message}; writing ${prometheus} failed as well: ${(writeError as Error).message}`, { cause: error });
+    }
+    throw error;
+  }
+
+  if (prometheus !== undefined) await writePrometheusFile(prometheus, prometheusText(report, Date.now() / 1000));
+  return report;
+}
