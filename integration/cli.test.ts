@@ -129,3 +129,31 @@ test('config prints the defaults with the file over them', async (t) => {
   t.is(config.dns.namespace, 'dns-ns');
   t.is(config.wireguard.namespace, 'wireguard-ns');
 });
+
+test('configurations that used to crash the loader exit 2 and change nothing', async (t) => {
+  const sandbox = await sandboxFor(t);
+  const before = await hostSnapshot(sandbox);
+  const depth = 100_000;
+
+  const cases: [string, string, RegExp][] = [
+    ['algo-netns.yaml', 'a: &a [*a]\n', /alias refers to a mapping or list that contains it/],
+    ['algo-netns.json', `${'['.repeat(depth)}${']'.repeat(depth)}`, /nest more than 64 levels deep/],
+    ['algo-netns.json', '{"uplink":"eth0","uplink":"eth1"}', /duplicate key "uplink"/],
+    ['algo-netns.json', '{"strongswan":{"enabled":true,"enabled":false}}', /duplicate key "enabled"/],
+    // /run is a system folder too, and the sandbox's own tmpfs, so a regression writes nothing on the host.
+    ['algo-netns.yaml', 'stateDirectory: /run\n', /stateDirectory: "\/run" is a system folder/],
+  ];
+  for (const [name, text, expected] of cases) {
+    const path = await writeConfigFile(name, text);
+    for (const command of ['up', 'down', 'check']) {
+      const result = await runCli(sandbox, [command, '--config', path]);
+      t.is(result.code, 2, `${expected.source}: ${command} exits 2`);
+      t.regex(result.stderr, expected, `${expected.source}: ${command} names the problem`);
+      t.true(result.stderr.includes(path), `${expected.source}: ${command} names the file`);
+    }
+  }
+
+  const { stdout } = await sandbox.runShell('ls -d /run/lock /run/state.json 2>&1; true');
+  t.notRegex(stdout, /^\/run\/(lock|state\.json)$/m, 'no lock or state file was written to /run');
+  t.is(await hostSnapshot(sandbox), before, 'the host is untouched');
+});

@@ -45,6 +45,7 @@ export async function loadConfig(path?: string): Promise<LoadedConfig> {
 
   const text = await readConfigFile(path);
   const overrides = extname(path).toLowerCase() === '.json' ? parseJson(text, path) : parseYaml(text, path);
+  checkNesting(overrides, path);
   const merged = mergeConfig(defaultConfig(), overrides ?? {});
 
   try {
@@ -164,14 +165,92 @@ function parseJson(text: string, path: string): unknown {
   // Editors on some systems start a UTF-8 file with a byte order mark, which JSON.parse rejects.
   const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
 
+  let value: unknown;
   try {
-    return JSON.parse(body) as unknown;
+    value = JSON.parse(body) as unknown;
   } catch (error) {
     // JSON.parse in Node 20 names the position only for some errors, so locate it ourselves.
     const offset = jsonErrorOffset(body);
     const position = offset === undefined ? undefined : lineAndColumn(body, offset);
     throw syntaxError(path, 'JSON', position?.line, position?.column, (error as Error).message, error);
   }
+
+  const duplicate = firstDuplicateJsonKey(body);
+  if (duplicate !== undefined) {
+    const { line, column } = lineAndColumn(body, duplicate.offset);
+    throw syntaxError(path, 'JSON', line, column, `duplicate key ${JSON.stringify(duplicate.key)} in one object; each key may appear once`);
+  }
+  return value;
+}
+
+/**
+ * Finds the first key that appears twice in one object of `text`, which must be valid JSON.
+ * JSON.parse silently keeps the last value of a repeated key, and the YAML reader rejects
+ * such files, so JSON files are held to the same rule. The scan keeps its own stack of objects,
+ * so deep nesting cannot exhaust the call stack.
+ */
+export function firstDuplicateJsonKey(text: string): { key: string; offset: number } | undefined {
+  // One entry per open object or array: the keys seen so far, or null for an array.
+  const open: (Set<string> | null)[] = [];
+  // Whether the next string in the innermost object is a key rather than a value.
+  let expectKey = false;
+  const token = /"(?:[^"\\]|\\.)*"|[{}[\],:]/g;
+
+  for (let match = token.exec(text); match !== null; match = token.exec(text)) {
+    const lexeme = match[0];
+    const keys = open.at(-1);
+
+    if (lexeme === '{') {
+      open.push(new Set());
+      expectKey = true;
+    } else if (lexeme === '[') {
+      open.push(null);
+    } else if (lexeme === '}' || lexeme === ']') {
+      open.pop();
+    } else if (lexeme === ',') {
+      expectKey = keys instanceof Set;
+    } else if (lexeme === ':') {
+      expectKey = false;
+    } else if (expectKey && keys instanceof Set) {
+      const key = JSON.parse(lexeme) as string;
+      if (keys.has(key)) return { key, offset: match.index };
+      keys.add(key);
+      expectKey = false;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Maximum nesting depth of mappings and lists. A valid configuration nests at most three levels,
+ * and merging and validation recurse once per level, so a much deeper file would exhaust the stack.
+ */
+const MAX_NESTING_DEPTH = 64;
+
+/**
+ * Rejects a parsed file whose mappings and lists nest too deep or contain themselves, as a YAML
+ * alias inside its own anchor (`a: &a [*a]`) does. The walk stops at the limit, so it cannot
+ * exhaust the call stack itself.
+ */
+function checkNesting(value: unknown, path: string): void {
+  const ancestors = new Set<unknown>();
+
+  const visit = (node: unknown, depth: number): void => {
+    if (!Array.isArray(node) && !isPlainMapping(node)) return;
+
+    if (ancestors.has(node)) {
+      throw new ConfigError(`invalid configuration in ${path}: a YAML alias refers to a mapping or list that contains it, so the value would be endless; remove the alias or point it at another anchor`, { file: path });
+    }
+    if (depth > MAX_NESTING_DEPTH) {
+      throw new ConfigError(`invalid configuration in ${path}: mappings and lists nest more than ${MAX_NESTING_DEPTH} levels deep, but a valid configuration nests 3 at most`, { file: path });
+    }
+
+    ancestors.add(node);
+    for (const child of Array.isArray(node) ? node : Object.values(node)) visit(child, depth + 1);
+    ancestors.delete(node);
+  };
+
+  visit(value, 1);
 }
 
 function syntaxError(

@@ -4,7 +4,7 @@
  * together in one `ConfigError`, so an operator can fix a file in one pass.
  */
 
-import { isAbsolute } from 'node:path';
+import { isAbsolute, posix } from 'node:path';
 
 import { parseInterfaceAddress, parsePrefix, PrefixError, type IpPrefix } from './cidr.js';
 import type { DnsConfig, FirewallConfig, StrongSwanConfig, TopologyConfig, WireGuardConfig } from './config.js';
@@ -215,8 +215,31 @@ const checkRouteProtocol = integerIn(
   245,
 );
 
-function checkAbsolutePath(value: unknown, path: string, problems: ProblemList): void {
-  checkAbsolute(value, path, problems, 'an absolute directory path such as /run/algo-netns');
+/**
+ * Folders of the base system that `up` must not take as its state directory: it writes its lock
+ * and state files there, and `down` removes the folder when it is empty. Subfolders such as
+ * /run/algo-netns or /var/lib/algo-netns are fine.
+ */
+const SYSTEM_DIRECTORIES = new Set([
+  '/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/media', '/mnt', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp',
+  '/usr', '/usr/bin', '/usr/lib', '/usr/local', '/usr/sbin', '/var', '/var/lib', '/var/run', '/var/tmp',
+]);
+
+const STATE_DIRECTORY_EXPECTED = 'an absolute path to a folder of its own, such as /run/algo-netns or /var/lib/algo-netns';
+
+function checkStateDirectory(value: unknown, path: string, problems: ProblemList): void {
+  const before = problems.items.length;
+  checkAbsolute(value, path, problems, STATE_DIRECTORY_EXPECTED);
+  if (problems.items.length > before || typeof value !== 'string') return;
+
+  // Compared in normal form, because "/etc/" and "/usr/../etc" name /etc too.
+  const normal = posix.normalize(value);
+  const trimmed = normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
+  if (SYSTEM_DIRECTORIES.has(trimmed)) {
+    problems.add(path, value, `${describeValue(value)} is a system folder; up would write its lock and state files there, and down could remove it`, STATE_DIRECTORY_EXPECTED);
+  } else if (trimmed !== value) {
+    problems.add(path, value, `${describeValue(value)} is not in normal form (write ${describeValue(trimmed)})`, STATE_DIRECTORY_EXPECTED);
+  }
 }
 
 function checkAbsoluteFilePath(value: unknown, path: string, problems: ProblemList): void {
@@ -475,7 +498,7 @@ const FIREWALL_FIELDS: FieldTable<FirewallConfig> = {
 
 const TOP_LEVEL_FIELDS: FieldTable<TopologyConfig> = {
   uplink: nullable(checkInterfaceName, 'to use the device of the IPv4 default route'),
-  stateDirectory: checkAbsolutePath,
+  stateDirectory: checkStateDirectory,
   rulePriority: checkRulePriority,
   routeProtocol: checkRouteProtocol,
   wireguard: mappingOf(WIREGUARD_FIELDS),

@@ -2,10 +2,11 @@
  * One run at a time: `up` and `down` hold an exclusive flock on a file in the state
  * directory, so two runs never interleave their changes.
  */
-import { mkdir, open, readFile, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HelperError, runHelper } from '../ops/spawn.js';
 import { SetupError } from './setup-error.js';
+import { ensureStateDirectory, removeStateDirectoryIfUnused } from './state-directory.js';
 
 const LOCK_FILE = 'lock';
 
@@ -49,7 +50,7 @@ export async function acquireLock(directory: string, timeoutSeconds: number, onW
         return {
           remove: async () => {
             await rm(path, { force: true });
-            await rmdir(directory).catch(() => undefined); // Other files are still there: keep it.
+            await removeStateDirectoryIfUnused(directory);
           },
           release: () => handle.close(),
         };
@@ -66,8 +67,8 @@ export async function acquireLock(directory: string, timeoutSeconds: number, onW
 // mkdir and the open; that only means trying again.
 async function openLockFile(directory: string, path: string): Promise<FileHandle> {
   for (;;) {
-    await mkdir(directory, { recursive: true, mode: 0o700 });
     try {
+      await ensureStateDirectory(directory);
       return await open(path, 'a+', 0o600);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;

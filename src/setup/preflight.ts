@@ -5,7 +5,7 @@
 import { addressText, listAddresses } from '../ops/addresses.js';
 import type { NetnsHandle } from '../ops/handle.js';
 import { listLinks } from '../ops/links.js';
-import { containsAddress, parseAddress, parsePrefix } from './cidr.js';
+import { containsAddress, parseAddress, parsePrefix, type IpAddress, type IpPrefix } from './cidr.js';
 import type { TopologyConfig } from './config.js';
 import { SetupError } from './setup-error.js';
 import { serviceLayouts } from './topology.js';
@@ -48,11 +48,33 @@ export async function preflight(root: NetnsHandle, config: TopologyConfig, uplin
     const hostAddress = parseAddress(text);
     for (const { field, prefix } of claimed) {
       if (containsAddress(parsePrefix(prefix), hostAddress)) {
-        throw new SetupError(
-          `address ${text}/${address.prefixLength} on ${link} in the root namespace collides with ${field} ${prefix}; ` +
-            `remove it from ${link} (Algo puts the DNS service address on lo) or choose another ${field}`,
-        );
+        throw new SetupError(collisionMessage(`${text}/${address.prefixLength}`, link, field, prefix));
       }
     }
   }
+}
+
+const LOOPBACK_NETWORKS = [parsePrefix('127.0.0.0/8'), parsePrefix('::1/128')];
+
+function loopbackNetworkOf(address: IpAddress): IpPrefix | undefined {
+  return LOOPBACK_NETWORKS.find((network) => network.family === address.family && containsAddress(network, address));
+}
+
+/**
+ * Describes a host address that collides with a prefix of the configuration. Only a DNS
+ * service address is worth removing from the host: Algo puts it on lo, where it would shadow
+ * the route to the DNS namespace. A pool or transit network, or a loopback address, calls for
+ * another range in the configuration instead.
+ */
+export function collisionMessage(hostAddress: string, link: string, field: string, prefix: string): string {
+  const collision = `address ${hostAddress} on ${link} in the root namespace collides with ${field} ${prefix}`;
+  const address = parseAddress(hostAddress.split('/')[0] ?? hostAddress);
+  const loopback = loopbackNetworkOf(address);
+
+  if (field === 'dns.serviceAddresses' && loopback === undefined) {
+    return `${collision}; remove it from ${link} (Algo puts the DNS service address on lo) or choose another address in ${field}`;
+  }
+  const setting = field === 'dns.serviceAddresses' ? `another address in ${field}` : `another range for ${field}`;
+  const network = loopback === undefined ? `the network of ${link}` : `the loopback network ${loopback.text}`;
+  return `${collision}; choose ${setting} in the configuration, outside ${network}, and leave ${link} as it is`;
 }

@@ -3,9 +3,10 @@
  * state directory (under /run by default: like /run/netns, it is gone after a reboot, and so
  * is everything it describes).
  */
-import { mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SetupError } from './setup-error.js';
+import { ensureStateDirectory, removeStateDirectoryIfUnused } from './state-directory.js';
 
 export interface TopologyState {
   version: 1;
@@ -61,14 +62,14 @@ function unreadable(path: string, reason: string): SetupError {
 
 /** Writes the state file atomically (write, then rename), so a crash never leaves half a file. */
 export async function writeState(directory: string, state: TopologyState): Promise<void> {
-  await mkdir(directory, { recursive: true, mode: 0o700 });
+  await ensureStateDirectory(directory);
   const path = join(directory, STATE_FILE);
   await writeFile(`${path}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   await rename(`${path}.tmp`, path);
 }
 
-/** Removes the state file and, if empty, the directory. */
+/** Removes the state file and the directory, when algo-netns created it and it is now empty. */
 export async function removeState(directory: string): Promise<void> {
   await rm(join(directory, STATE_FILE), { force: true });
-  await rmdir(directory).catch(() => undefined); // Not empty or already gone: leave it.
+  await removeStateDirectoryIfUnused(directory);
 }
