@@ -65,9 +65,10 @@ export async function applyResolvConf(context: ResolvContext): Promise<void> {
     const change = `write ${path} (nameservers ${config.dns.serviceAddresses.join(', ')})`;
     if (!context.dryRun) {
       await mkdir(folder, { recursive: true, mode: 0o755 });
-      // Written beside it and renamed, so a reader never sees half a file.
-      await writeFile(`${path}.tmp`, text, { mode: 0o644 });
-      await rename(`${path}.tmp`, path);
+      // Written to a temporary file and renamed, so a reader never sees half a file.
+      const temporary = temporaryPathOf(namespace);
+      await writeFile(temporary, text, { mode: 0o644 });
+      await rename(temporary, path);
     }
     context.record([change]);
   }
@@ -84,6 +85,8 @@ export async function removeResolvConf(context: ResolvContext, keep: readonly st
 
     const folder = join(NETNS_ETC_DIR, namespace);
     const path = join(folder, 'resolv.conf');
+    // Left behind only when a run was killed between writing and renaming it.
+    if (!context.dryRun) await rm(temporaryPathOf(namespace), { force: true });
     const current = await readOptional(path);
     if (current === null || !isOurs(current)) continue;
 
@@ -93,6 +96,15 @@ export async function removeResolvConf(context: ResolvContext, keep: readonly st
     }
     context.record([`delete ${path}`]);
   }
+}
+
+/**
+ * Returns the temporary file for a namespace's resolv.conf. It sits in /etc/netns itself, not
+ * in the namespace's folder, because `ip netns exec` bind-mounts every file of that folder
+ * over /etc, and a leftover one there made it fail.
+ */
+function temporaryPathOf(namespace: string): string {
+  return join(NETNS_ETC_DIR, `.${namespace}.resolv.conf.tmp`);
 }
 
 function isOurs(text: string): boolean {
