@@ -36,12 +36,20 @@ class EventLog {
     })();
   }
 
+  /** Kinds of the last ten events, for failure messages. */
+  lastKinds(): string {
+    return this.events
+      .slice(-10)
+      .map((event) => (event.kind === 'overrun' ? `overrun (${event.reason})` : event.kind))
+      .join(', ');
+  }
+
   /** Resolves with the first event, seen or to come, that `match` accepts. */
   waitFor(what: string, match: (event: SubscriptionEvent) => boolean): Promise<SubscriptionEvent> {
     const seen = this.events.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${what} event within ${EVENT_TIMEOUT_MS} ms; got ${this.events.length} events`)), EVENT_TIMEOUT_MS);
+      const timer = setTimeout(() => reject(new Error(`no ${what} event within ${EVENT_TIMEOUT_MS} ms; got ${this.events.length} events, the last ones: ${this.lastKinds()}`)), EVENT_TIMEOUT_MS);
       this.waiters.push({ match, resolve: (event) => (clearTimeout(timer), resolve(event)) });
     });
   }
@@ -135,4 +143,47 @@ test('overrun is reported and followed by a snapshot', async (t) => {
   // The feed goes on after the snapshot.
   await ip(ns.label, ['link', 'add', 'after0', 'type', 'bridge']);
   await t.notThrowsAsync(log.waitFor('link after0', (e) => e.kind === 'link' && e.link.attributes.ifname === 'after0'));
+});
+
+test('no stale event follows a snapshot', async (t) => {
+  const ns = await throwawayNamespace(t, 'order');
+  const { subscription, log } = await subscribeTo(t, ns);
+  const relay = subscription.transport as RelayTransport;
+
+  // Every route of the churn is added and deleted while the relay is stopped, so all of it
+  // happens before any snapshot's dump can begin. A route event for it after a snapshot would
+  // be older than that snapshot, and a "new" would bring back a route the kernel has deleted.
+  const count = 20_000;
+  const destination = (n: number): string => `10.90.${n >> 8}.${n & 0xff}`;
+  const churn = Array.from({ length: count }, (_, n) => `route add blackhole ${destination(n)}/32`);
+  churn.push(...Array.from({ length: count }, (_, n) => `route del blackhole ${destination(n)}/32`));
+  const isChurn = (event: SubscriptionEvent): boolean => event.kind === 'route' && (event.route.attributes.dst ?? '').startsWith('10.90.');
+  process.kill(relay.pid, 'SIGSTOP');
+  try {
+    await ipBatch(ns.label, churn);
+  } finally {
+    process.kill(relay.pid, 'SIGCONT');
+  }
+
+  await log.waitFor('overrun', (e) => e.kind === 'overrun');
+  await ip(ns.label, ['link', 'add', 'after0', 'type', 'bridge']);
+  // A change made before the snapshot's dump began shows up in the snapshot, not as an event.
+  const isAfter0 = (e: SubscriptionEvent): boolean =>
+    (e.kind === 'link' && e.link.attributes.ifname === 'after0') || (e.kind === 'snapshot' && e.links.some((link) => link.attributes.ifname === 'after0'));
+  await log.waitFor('link after0 as an event or in a snapshot', isAfter0);
+  const lastOverrun = log.events.map((event) => event.kind).lastIndexOf('overrun');
+  await log.waitFor('snapshot after the last overrun', (e) => e.kind === 'snapshot' && log.events.indexOf(e) > lastOverrun);
+
+  const events = [...log.events];
+  const kinds = events.map((event) => event.kind);
+  const firstSnapshot = kinds.indexOf('snapshot');
+  t.log(`${events.length} events, overruns at ${JSON.stringify(kinds.flatMap((kind, i) => (kind === 'overrun' ? [i] : [])))}, first snapshot at ${firstSnapshot}`);
+  kinds.forEach((kind, index) => {
+    if (kind === 'overrun') t.is(kinds[index + 1], 'snapshot', `event ${index} is an overrun, so event ${index + 1} must be a snapshot`);
+  });
+  for (const event of events) {
+    if (event.kind === 'snapshot') t.false(event.routes.some((route) => (route.attributes.dst ?? '').startsWith('10.90.')), 'the churn is over before a snapshot begins');
+  }
+  const stale = events.slice(firstSnapshot).filter(isChurn);
+  t.is(stale.length, 0, `churn route events after the first snapshot: ${stale.length}`);
 });

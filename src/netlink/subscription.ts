@@ -9,6 +9,22 @@
  * full (ENOBUFS), when more than `maxQueuedEvents` wait for the consumer, or when the
  * process that reads the socket dies and the feed opens a new one.
  *
+ * Order after a loss:
+ * - The event after an "overrun" is always the "snapshot" that shows the state after the loss.
+ *   Overruns reported before the snapshot's first dump request is sent are folded into the
+ *   overrun already sent, because the dump shows their effect.
+ * - Before the dumps, the feed reads the socket empty with a short dump. After an overrun the
+ *   kernel marks the socket congested and drops every notification for it until its receive
+ *   queue is empty, and it reports only the first drop. A dump that started earlier could miss
+ *   a change that neither an event nor an overrun shows (seen on Linux 6.18 in the
+ *   integration test "no stale event follows a snapshot").
+ * - Notifications read after the overrun but before the first reply of the snapshot's first
+ *   dump were queued before that dump began, so they are dropped: the snapshot supersedes them.
+ * - Notifications that arrive once the dump has begun follow the snapshot. The dump may or may
+ *   not already show such a change, and applying a "new" or "del" twice does no harm.
+ * - A loss reported after the dump request was sent may have hit changes that the dump misses,
+ *   so another "overrun" and "snapshot" follow those events.
+ *
  * NOTE: the npm `netlink` package (0.3.0) aborts the process that owns the socket when the
  * kernel reports an overrun: libuv signals the socket error as a poll error, and the
  * package's handler then throws from native code (SIGABRT, "Error in native callback"). Give a
@@ -17,7 +33,7 @@
  * its socket. The Node relay aborts, and the feed then opens a new one.
  */
 import { decodeAddress, encodeAddress, type AddressMessage } from './address.js';
-import { AF_UNSPEC, LINK_QUERY_EXT_MASK, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_GETRULE } from './constants.js';
+import { AF_INET, AF_UNSPEC, LINK_QUERY_EXT_MASK, NLM_F_MULTI, NLMSG_ERROR, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_GETRULE } from './constants.js';
 import { DecodeError, DumpInterruptedError, TransportError } from './errors.js';
 import { decodeChange, EVENT_FAMILIES, EVENT_GROUPS, type ChangeEvent, type EventFamily } from './events.js';
 import { decodeLink, encodeLink, linkMessage, type LinkMessage } from './link.js';
@@ -72,8 +88,36 @@ const DEFAULT_MAX_QUEUED_EVENTS = 10_000;
 const DEFAULT_SNAPSHOT_RETRIES = 3;
 const DEFAULT_MAX_REOPENS = 5;
 
+/** Reads of the socket to empty after an overrun before the snapshot goes ahead anyway. */
+const MAX_DRAIN_ROUNDS = 10;
+/**
+ * Body of a dump of the IPv4 rules, which is short in any namespace. It has to be a dump,
+ * because while the socket is congested the kernel also drops replies to plain requests (an
+ * RTM_GETLINK of lo timed out on Linux 6.18), but it still queues dump parts.
+ */
+const DRAIN_QUERY = encodeRule({ family: AF_INET, dstLength: 0, srcLength: 0, tos: 0, table: 0, action: 0, flags: 0, attributes: {} });
+
 /** Opens the transport of a subscription, again after the last one failed. */
 export type OpenTransport = () => Promise<NetlinkTransport>;
+
+/**
+ * A snapshot in progress. Phases: "waiting" until the first dump request is sent, "sent" until
+ * its first reply arrives (notifications read meanwhile are dropped), then "dumping"
+ * (notifications are held and follow the snapshot).
+ */
+interface Recovery {
+  phase: 'waiting' | 'sent' | 'dumping';
+  /** Type and body of the first dump request, to recognize it among the datagrams sent. */
+  firstRequest: { type: number; body: Buffer } | null;
+  /** Sequence number of that request once sent. */
+  seq: number | null;
+  /** Notifications that arrived during the dump; they follow the snapshot. */
+  held: SubscriptionEvent[];
+  /** Reason of a loss after the dump request was sent; another overrun and snapshot follow. */
+  lostAgain: string | null;
+  /** Set by an overrun while the socket is read empty, which then starts over. */
+  overrunWhileDraining: boolean;
+}
 
 export class Subscription implements AsyncIterableIterator<SubscriptionEvent> {
   readonly families: readonly EventFamily[];
@@ -83,10 +127,10 @@ export class Subscription implements AsyncIterableIterator<SubscriptionEvent> {
   private readonly maxQueuedEvents: number;
   private readonly snapshotRetries: number;
   private reopensLeft: number;
+  private currentTransport: NetlinkTransport;
   private readonly queue: SubscriptionEvent[] = [];
-  /** Notifications that arrive while a snapshot is dumped; they follow the snapshot. */
-  private held: SubscriptionEvent[] | null = null;
-  private snapshotAgain = false;
+  /** The snapshot being taken after an overrun; null while the feed is in step with the kernel. */
+  private recovery: Recovery | null = null;
   private waiting: { resolve: (result: IteratorResult<SubscriptionEvent>) => void; reject: (error: Error) => void } | null = null;
   private ended = false;
   private endError: Error | null = null;
@@ -99,6 +143,7 @@ export class Subscription implements AsyncIterableIterator<SubscriptionEvent> {
     this.openTransport = openTransport;
     const { families: _families, maxQueuedEvents: _max, snapshotRetries: _retries, maxReopens: _reopens, ...sessionOptions } = options;
     this.sessionOptions = sessionOptions;
+    this.currentTransport = transport;
     this.current = this.attach(transport);
   }
 
@@ -131,7 +176,7 @@ export class Subscription implements AsyncIterableIterator<SubscriptionEvent> {
 
   /** The subscription's current transport. */
   get transport(): NetlinkTransport {
-    return this.current.transport;
+    return this.currentTransport;
   }
 
   /** Namespace of the transport, for messages. */
@@ -140,7 +185,7 @@ export class Subscription implements AsyncIterableIterator<SubscriptionEvent> {
   }
 
   private attach(transport: NetlinkTransport): RtnlSession {
-    const session = new RtnlSession(transport, {
+    const session = new RtnlSession(this.observe(transport), {
       ...this.sessionOptions,
       onOverrun: () => this.overrun('the kernel dropped notifications (ENOBUFS)'),
     });
@@ -150,6 +195,49 @@ export class Subscription implements AsyncIterableIterator<SubscriptionEvent> {
       void this.transportFailed(error);
     });
     return session;
+  }
+
+  /**
+   * Wraps `transport` so that the feed observes, in stream order, when the snapshot's first dump
+   * request goes out and when its first reply comes back. The session's own callbacks cannot
+   * tell: an empty dump reaches the caller only through a promise, after later datagrams.
+   */
+  private observe(transport: NetlinkTransport): NetlinkTransport {
+    return {
+      get where() {
+        return transport.where;
+      },
+      send: (datagram) => {
+        this.requestSent(datagram);
+        transport.send(datagram);
+      },
+      onDatagram: (listener) =>
+        transport.onDatagram((datagram) => {
+          this.datagramReceived(datagram);
+          listener(datagram);
+        }),
+      onFailure: (listener) => transport.onFailure(listener),
+      addMembership: (group) => transport.addMembership(group),
+      close: () => transport.close(),
+    };
+  }
+
+  private requestSent(datagram: Buffer): void {
+    const recovery = this.recovery;
+    if (recovery?.phase !== 'waiting' || recovery.firstRequest === null || datagram.length < 16) return;
+    const { type, body } = recovery.firstRequest;
+    if (datagram.readUInt16LE(4) !== type || !datagram.subarray(16, datagram.readUInt32LE(0)).equals(body)) return;
+    recovery.phase = 'sent';
+    recovery.seq = datagram.readUInt32LE(8);
+  }
+
+  private datagramReceived(datagram: Buffer): void {
+    const recovery = this.recovery;
+    if (recovery?.phase !== 'sent' || datagram.length < 16 || datagram.readUInt32LE(8) !== recovery.seq) return;
+    // A notification can carry the same sequence number (another socket counts its own), but
+    // only dump replies have NLM_F_MULTI, and a dump that fails at once replies with an error.
+    const isReply = (datagram.readUInt16LE(6) & NLM_F_MULTI) !== 0 || datagram.readUInt16LE(4) === NLMSG_ERROR;
+    if (isReply) recovery.phase = 'dumping';
   }
 
   private async join(transport: NetlinkTransport): Promise<void> {
@@ -174,6 +262,7 @@ export class Subscription implements AsyncIterableIterator<SubscriptionEvent> {
         await transport.close();
         return;
       }
+      this.currentTransport = transport;
       this.current = this.attach(transport);
       await this.join(transport);
     } catch (reopenError) {
@@ -220,8 +309,19 @@ export class Subscription implements AsyncIterableIterator<SubscriptionEvent> {
     }
     if (event === null) return;
 
-    if (this.held) this.held.push(event);
-    else this.push(event);
+    const recovery = this.recovery;
+    if (recovery === null) {
+      this.push(event);
+      return;
+    }
+    // Queued before the snapshot's dump began, so the snapshot supersedes it.
+    if (recovery.phase !== 'dumping') return;
+    if (recovery.held.length >= this.maxQueuedEvents) {
+      recovery.held.length = 0;
+      recovery.lostAgain ??= `more than ${this.maxQueuedEvents} events arrived while a snapshot was taken`;
+      return;
+    }
+    recovery.held.push(event);
   }
 
   private push(event: SubscriptionEvent): void {
@@ -243,44 +343,70 @@ export class Subscription implements AsyncIterableIterator<SubscriptionEvent> {
 
   private overrun(reason: string): void {
     if (this.ended) return;
-    const event: OverrunEvent = { kind: 'overrun', reason };
-    if (this.held) {
-      // The snapshot being taken may miss what was lost, so another one follows it.
-      this.held.push(event);
-      this.snapshotAgain = true;
+    const recovery = this.recovery;
+    if (recovery !== null) {
+      // Before the dump request goes out, the snapshot shows what this loss hit. After that,
+      // the loss may have hit changes that the dump misses, so another round follows.
+      if (recovery.phase === 'waiting') recovery.overrunWhileDraining = true;
+      else recovery.lostAgain ??= reason;
       return;
     }
-    this.push(event);
-    void this.takeSnapshots();
+    this.push({ kind: 'overrun', reason });
+    void this.recover();
   }
 
-  private async takeSnapshots(): Promise<void> {
-    // `held` stays a list until the end, so an overrun during the flush below joins it and
-    // requests one more round instead of starting a second loop.
-    this.held = [];
+  /** Takes a snapshot after an overrun, then sends it and the notifications held during its dump. */
+  private async recover(): Promise<void> {
+    let snapshot: SnapshotEvent | null = null;
+    let recovery: Recovery;
     do {
-      this.snapshotAgain = false;
-      let snapshot: SnapshotEvent | null = null;
-      while (snapshot === null) {
-        const session = this.current;
-        try {
-          snapshot = await this.snapshot(session);
-        } catch (error) {
-          // A transport replaced during the dumps: take the snapshot again on the new one.
-          if (session !== this.current && !this.ended) continue;
-          this.end(error as Error);
-          return;
-        }
+      const session = this.current;
+      recovery = { phase: 'waiting', firstRequest: null, seq: null, held: [], lostAgain: null, overrunWhileDraining: false };
+      this.recovery = recovery;
+      try {
+        await this.drain(session, recovery);
+        snapshot = await this.snapshot(session, recovery);
+      } catch (error) {
+        // A transport replaced during the dumps: take the snapshot again on the new one.
+        if (session !== this.current && !this.ended) continue;
+        this.recovery = null;
+        this.end(error as Error);
+        return;
       }
-      const held = this.held;
-      this.held = [];
-      this.push(snapshot);
-      for (const event of held) this.push(event);
-    } while (this.snapshotAgain && !this.ended);
-    this.held = null;
+    } while (snapshot === null);
+
+    this.recovery = null;
+    this.push(snapshot);
+    for (const event of recovery.held) {
+      this.push(event);
+      // A queue overrun here started a new round, whose snapshot supersedes the rest.
+      if (this.recovery !== null || this.ended) return;
+    }
+    if (recovery.lostAgain !== null) this.overrun(recovery.lostAgain);
   }
 
-  private async snapshot(session: RtnlSession): Promise<SnapshotEvent> {
+  /**
+   * Runs a short dump, whose end the kernel queues behind everything already waiting in the
+   * socket. Once the relay has read the end, the queue was empty at least once, so the kernel
+   * delivers notifications again.
+   */
+  private async drain(session: RtnlSession, recovery: Recovery): Promise<void> {
+    for (let round = 1; ; round++) {
+      recovery.overrunWhileDraining = false;
+      await session.dumpAll(RTM_GETRULE, DRAIN_QUERY, `list IPv4 rules in ${this.where} to read the socket empty after an overrun`, () => null, { retries: this.snapshotRetries }).catch((error: unknown) => {
+        // An interrupted dump still read the queue to its end.
+        if (!(error instanceof DumpInterruptedError)) throw error;
+      });
+      if (!recovery.overrunWhileDraining) return;
+      if (round >= MAX_DRAIN_ROUNDS) {
+        // Notifications keep overflowing the socket. Go ahead, and let another round follow.
+        recovery.lostAgain ??= `the kernel kept dropping notifications (ENOBUFS) for ${MAX_DRAIN_ROUNDS} reads of the socket`;
+        return;
+      }
+    }
+  }
+
+  private async snapshot(session: RtnlSession, recovery: Recovery): Promise<SnapshotEvent> {
     const snapshot: SnapshotEvent = { kind: 'snapshot', links: [], addresses: [], routes: [], rules: [], consistent: true };
     const dump = async <T>(type: number, body: Buffer, what: string, decode: (message: Message) => T): Promise<T[]> => {
       try {
@@ -292,19 +418,23 @@ export class Subscription implements AsyncIterableIterator<SubscriptionEvent> {
       }
     };
 
-    if (this.families.includes('link')) snapshot.links = await dump(RTM_GETLINK, encodeLink(linkMessage({ attributes: { extMask: LINK_QUERY_EXT_MASK } })), 'links', decodeLink);
-    if (this.families.includes('address')) {
-      const body = encodeAddress({ family: AF_UNSPEC, prefixLength: 0, flags: 0, scope: 0, index: 0, attributes: {} });
-      snapshot.addresses = await dump(RTM_GETADDR, body, 'addresses', decodeAddress);
-    }
-    if (this.families.includes('route')) {
-      const body = encodeRoute({ family: AF_UNSPEC, dstLength: 0, srcLength: 0, tos: 0, table: 0, protocol: 0, scope: 0, type: 0, flags: 0, attributes: {} });
-      snapshot.routes = await dump(RTM_GETROUTE, body, 'routes', decodeRoute);
-    }
-    if (this.families.includes('rule')) {
-      const body = encodeRule({ family: AF_UNSPEC, dstLength: 0, srcLength: 0, tos: 0, table: 0, action: 0, flags: 0, attributes: {} });
-      snapshot.rules = await dump(RTM_GETRULE, body, 'rules', decodeRule);
-    }
+    const linkBody = encodeLink(linkMessage({ attributes: { extMask: LINK_QUERY_EXT_MASK } }));
+    const addressBody = encodeAddress({ family: AF_UNSPEC, prefixLength: 0, flags: 0, scope: 0, index: 0, attributes: {} });
+    const routeBody = encodeRoute({ family: AF_UNSPEC, dstLength: 0, srcLength: 0, tos: 0, table: 0, protocol: 0, scope: 0, type: 0, flags: 0, attributes: {} });
+    const ruleBody = encodeRule({ family: AF_UNSPEC, dstLength: 0, srcLength: 0, tos: 0, table: 0, action: 0, flags: 0, attributes: {} });
+    const requests: [EventFamily, number, Buffer][] = [
+      ['link', RTM_GETLINK, linkBody],
+      ['address', RTM_GETADDR, addressBody],
+      ['route', RTM_GETROUTE, routeBody],
+      ['rule', RTM_GETRULE, ruleBody],
+    ];
+    const first = requests.find(([family]) => this.families.includes(family));
+    if (first) recovery.firstRequest = { type: first[1], body: first[2] };
+
+    if (this.families.includes('link')) snapshot.links = await dump(RTM_GETLINK, linkBody, 'links', decodeLink);
+    if (this.families.includes('address')) snapshot.addresses = await dump(RTM_GETADDR, addressBody, 'addresses', decodeAddress);
+    if (this.families.includes('route')) snapshot.routes = await dump(RTM_GETROUTE, routeBody, 'routes', decodeRoute);
+    if (this.families.includes('rule')) snapshot.rules = await dump(RTM_GETRULE, ruleBody, 'rules', decodeRule);
     return snapshot;
   }
 

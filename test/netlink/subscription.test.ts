@@ -16,6 +16,7 @@ const RTM_GETROUTE = 26;
 const RTM_NEWRULE = 32;
 const RTM_GETRULE = 34;
 const NLM_F_DUMP_INTR = 0x10;
+const AF_INET = 2;
 
 /** ifinfomsg and IFLA_IFNAME of a link with `index`. */
 function linkBody(index: number, name: string): Buffer {
@@ -46,6 +47,14 @@ async function take(subscription: Subscription, count: number): Promise<Subscrip
     events.push(next.value);
   }
   return events;
+}
+
+/** Replies to the short dump of IPv4 rules that reads the socket empty before a snapshot. */
+async function answerDrain(transport: FakeTransport): Promise<SentRequest> {
+  const request = await transport.nextRequest();
+  if (request.type !== RTM_GETRULE || request.body[0] !== AF_INET) throw new Error(`expected the drain dump, got type ${request.type}`);
+  transport.deliver(doneFor(request.seq));
+  return request;
 }
 
 /** Replies to the four snapshot dumps in turn, each with the parts that `parts` builds. */
@@ -130,6 +139,7 @@ test('overrun is followed by a snapshot', async (t) => {
 
   transport.deliver(notification(RTM_NEWLINK, linkBody(2, 'before')));
   transport.fail(enobufs());
+  await answerDrain(transport);
   const requests = answerSnapshot(transport, (request) => {
     // A change that happens while the snapshot is taken arrives between its parts.
     if (request.type === RTM_GETADDR) transport.deliver(notification(RTM_NEWLINK, linkBody(9, 'during')));
@@ -158,13 +168,106 @@ test('overrun is followed by a snapshot', async (t) => {
   await subscription.close();
 });
 
+test('events queued before the snapshot dump are dropped', async (t) => {
+  const { transport, subscription } = await subscribe({ families: ['link'] });
+
+  transport.fail(enobufs());
+  await answerDrain(transport);
+  const request = await transport.nextRequest();
+  // Read from the socket after the overrun but queued before the dump began: the snapshot
+  // already shows link 5 deleted, so replaying its "new" after the snapshot would be wrong.
+  transport.deliver(notification(RTM_NEWLINK, linkBody(5, 'gone')));
+  transport.deliver(datagram(dumpPart(RTM_NEWLINK, request.seq, linkBody(1, 'lo'))));
+  transport.deliver(notification(RTM_NEWLINK, linkBody(6, 'during')));
+  transport.deliver(doneFor(request.seq));
+  transport.deliver(notification(RTM_DELLINK, linkBody(6, 'during')));
+  const events = await take(subscription, 4);
+
+  t.deepEqual(
+    events.map((event) => event.kind),
+    ['overrun', 'snapshot', 'link', 'link'],
+  );
+  t.like(events[2], { kind: 'link', action: 'new', link: { index: 6 } }, 'an event during the dump follows the snapshot');
+  t.like(events[3], { kind: 'link', action: 'del', link: { index: 6 } });
+  await subscription.close();
+});
+
+test('empty first dump still marks the dump start', async (t) => {
+  const { transport, subscription } = await subscribe({ families: ['address'] });
+
+  transport.fail(enobufs());
+  await answerDrain(transport);
+  const request = await transport.nextRequest();
+  transport.deliver(notification(RTM_NEWADDR, addressBody(1, '192.0.2.1', 32)));
+  transport.deliver(doneFor(request.seq));
+  transport.deliver(notification(RTM_NEWADDR, addressBody(1, '192.0.2.2', 32)));
+  const events = await take(subscription, 3);
+
+  t.deepEqual(
+    events.map((event) => event.kind),
+    ['overrun', 'snapshot', 'address'],
+  );
+  t.like(events[2], { kind: 'address', address: { attributes: { local: '192.0.2.2' } } });
+  await subscription.close();
+});
+
+test('queue overrun during the flush gets a snapshot', async (t) => {
+  const { transport, subscription } = await subscribe({ families: ['link'], maxQueuedEvents: 3 });
+
+  transport.fail(enobufs());
+  await answerDrain(transport);
+  const first = await transport.nextRequest();
+  transport.deliver(datagram(dumpPart(RTM_NEWLINK, first.seq, linkBody(1, 'lo'))));
+  for (let index = 10; index < 16; index++) transport.deliver(notification(RTM_NEWLINK, linkBody(index, `if${index}`)));
+  transport.deliver(doneFor(first.seq));
+  await answerDrain(transport);
+  const second = await transport.nextRequest();
+  transport.deliver(doneFor(second.seq));
+  const events: SubscriptionEvent[] = [];
+  for (;;) {
+    const next = await Promise.race([subscription.next(), new Promise<null>((resolve) => setTimeout(() => resolve(null), 200))]);
+    if (next === null || next.done) break;
+    events.push(next.value);
+  }
+
+  const kinds = events.map((event) => event.kind);
+  t.is(kinds.at(-1), 'snapshot', 'the last event is a snapshot, not an overrun');
+  kinds.forEach((kind, index) => {
+    if (kind === 'overrun') t.is(kinds[index + 1], 'snapshot', `event ${index + 1} is a snapshot after an overrun`);
+  });
+  await subscription.close();
+});
+
+test('overrun while draining drains again', async (t) => {
+  const { transport, subscription } = await subscribe({ families: ['link'] });
+
+  transport.fail(enobufs());
+  const firstDrain = await transport.nextRequest();
+  // The kernel kept dropping, so one read of the queue to empty is not known to be enough.
+  transport.fail(enobufs());
+  transport.deliver(doneFor(firstDrain.seq));
+  await answerDrain(transport);
+  const dump = await transport.nextRequest();
+  transport.deliver(doneFor(dump.seq));
+  const events = await take(subscription, 2);
+
+  t.is(dump.type, RTM_GETLINK, 'the snapshot comes only after the second drain');
+  t.deepEqual(
+    events.map((event) => event.kind),
+    ['overrun', 'snapshot'],
+  );
+  await subscription.close();
+});
+
 test('overrun during a snapshot takes another', async (t) => {
   const { transport, subscription } = await subscribe({ families: ['link'] });
 
   transport.fail(enobufs());
+  await answerDrain(transport);
   const first = await transport.nextRequest();
   transport.fail(enobufs());
   transport.deliver(doneFor(first.seq));
+  await answerDrain(transport);
   const second = await transport.nextRequest();
   transport.deliver(doneFor(second.seq));
   const events = await take(subscription, 4);
@@ -182,6 +285,7 @@ test('interrupted snapshot is marked inconsistent', async (t) => {
   const { transport, subscription } = await subscribe({ families: ['link'], snapshotRetries: 1 });
 
   transport.fail(enobufs());
+  await answerDrain(transport);
   for (const marker of [1, 2]) {
     const request = await transport.nextRequest();
     transport.deliver(datagram(dumpPart(RTM_NEWLINK, request.seq, linkBody(marker, `if${marker}`), NLM_F_DUMP_INTR), doneFor(request.seq)));
@@ -197,13 +301,15 @@ test('a slow consumer overruns the queue', async (t) => {
   const { transport, subscription } = await subscribe({ families: ['link'], maxQueuedEvents: 3 });
 
   for (let index = 1; index <= 5; index++) transport.deliver(notification(RTM_NEWLINK, linkBody(index, `if${index}`)));
+  await answerDrain(transport);
   const request = await transport.nextRequest();
   transport.deliver(doneFor(request.seq));
+  transport.deliver(notification(RTM_NEWLINK, linkBody(6, 'if6')));
   const events = await take(subscription, 3);
 
   t.deepEqual(events[0], { kind: 'overrun', reason: 'more than 3 events waited for the consumer' });
   t.is(events[1]?.kind, 'snapshot');
-  t.like(events[2], { kind: 'link', link: { index: 5 } }, 'events after the overrun are kept');
+  t.like(events[2], { kind: 'link', link: { index: 6 } }, 'link 5 came before the dump began, link 6 after it');
   await subscription.close();
 });
 
@@ -226,6 +332,7 @@ test('failed transport is reopened', async (t) => {
   const [first, second] = transports as [FakeTransport, FakeTransport];
 
   first.fail(new Error('relay for test-ns was killed by signal SIGABRT: terminate called\nmore text'));
+  await answerDrain(second);
   const request = await second.nextRequest();
   second.deliver(datagram(dumpPart(RTM_NEWLINK, request.seq, linkBody(1, 'lo')), doneFor(request.seq)));
   second.deliver(notification(RTM_NEWLINK, linkBody(7, 'later')));
