@@ -38,6 +38,14 @@ function jsonLines(daemon: Daemon): Json[] {
     });
 }
 
+/** Waits for the daemon to exit on its own, and fails the test instead of hanging if it does not. */
+async function exitStatus(daemon: Daemon): Promise<unknown> {
+  let status: unknown = null;
+  void daemon.exited.then((value) => (status = value));
+  await waitFor('watch to exit', async () => status !== null, LINE_TIMEOUT_MS);
+  return status;
+}
+
 async function waitForLine(daemon: Daemon, what: string, match: (line: Json) => boolean): Promise<Json> {
   let found: Json | undefined;
   await waitFor(what, async () => (found = jsonLines(daemon).find(match)) !== undefined, LINE_TIMEOUT_MS);
@@ -134,6 +142,54 @@ test('watch reports an overrun and a snapshot', async (t) => {
   await sandbox.runShell('ip link add after type bridge');
   await waitFor('link after', async () => /^\[root namespace\] link new \d+: after: /m.test(daemon.stdout), LINE_TIMEOUT_MS);
   t.deepEqual(await daemon.stop(), { code: 0, signal: null });
+});
+
+test('watch --all follows a replaced namespace', async (t) => {
+  const sandbox = await sandboxFor(t);
+  await sandbox.runShell('ip netns add dns-ns');
+  const daemon = await startWatch(t, sandbox, ['--all', '--json']);
+
+  // Deleted and created again well within one poll of /run/netns, as `down && up` does: the
+  // name never goes missing at a poll, only the namespace behind it changes.
+  const started = performance.now();
+  await sandbox.runShell('ip netns del dns-ns && ip netns add dns-ns');
+  const replaceMs = performance.now() - started;
+  t.log(`namespace replaced in ${replaceMs.toFixed(0)} ms`);
+  t.true(replaceMs < 200, 'the replacement must fit between two polls for this test to mean anything');
+
+  const isNew = (line: Json): boolean => line.event === 'namespace' && line.namespace === 'dns-ns' && line.change === 'new';
+  await waitForLine(daemon, 'namespace new for dns-ns', isNew);
+  await sandbox.runShell('ip -n dns-ns addr add 192.0.2.99/32 dev lo');
+  const address = await waitForLine(daemon, 'address in the new dns-ns', (line) => line.event === 'address' && line.local === '192.0.2.99');
+
+  const lines = jsonLines(daemon);
+  const deletedAt = lines.findIndex((line) => line.event === 'namespace' && line.namespace === 'dns-ns' && line.change === 'del');
+  t.true(deletedAt !== -1, 'the old namespace is reported deleted');
+  t.true(deletedAt < lines.findIndex(isNew), '"namespace del" comes before "namespace new"');
+  t.like(address, { namespace: 'dns-ns', change: 'new', ifname: 'lo' });
+  t.deepEqual(await daemon.stop(), { code: 0, signal: null });
+});
+
+test('watch --namespace exits when it is replaced', async (t) => {
+  const sandbox = await sandboxFor(t);
+  await sandbox.runShell('ip netns add blue');
+  const daemon = await startWatch(t, sandbox, ['--namespace', 'blue']);
+
+  await sandbox.runShell('ip netns del blue && ip netns add blue');
+
+  t.deepEqual(await exitStatus(daemon), { code: 1, signal: null });
+  t.regex(daemon.stderr, /namespace blue was replaced by a new namespace of the same name; run watch again/);
+});
+
+test('watch --namespace exits when it is deleted', async (t) => {
+  const sandbox = await sandboxFor(t);
+  await sandbox.runShell('ip netns add blue');
+  const daemon = await startWatch(t, sandbox, ['--namespace', 'blue']);
+
+  await sandbox.runShell('ip netns del blue');
+
+  t.deepEqual(await exitStatus(daemon), { code: 1, signal: null });
+  t.regex(daemon.stderr, /namespace blue was deleted; watch stopped/);
 });
 
 test('watch rejects --namespace with --all', async (t) => {

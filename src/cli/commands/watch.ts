@@ -1,15 +1,17 @@
+import { stat } from 'node:fs/promises';
+
 import { AF_INET6, LINK_QUERY_EXT_MASK, RTM_GETLINK } from '../../netlink/constants.js';
 import { decodeLink, encodeLink, linkMessage, type LinkMessage } from '../../netlink/link.js';
 import { messageTypeName } from '../../netlink/names.js';
 import { Subscription, type SubscriptionEvent } from '../../netlink/subscription.js';
 import { ROOT_LABEL } from '../../ops/handle.js';
-import { listNamespaces, namespaceExists, validateNamespaceName } from '../../ops/netns.js';
-import { startRelay } from '../../ops/relay/client.js';
+import { listNamespaces, namespaceExists, namespacePath, validateNamespaceName } from '../../ops/netns.js';
+import { startRelay, type RelayTransport } from '../../ops/relay/client.js';
 import { addressLine, addressView, linkLine, linkView, routeLine, routeView, ruleLine, ruleView } from '../../ops/show.js';
 import { COMMON_OPTIONS_HELP, EXIT_FAILURE, EXIT_OK, type Command, type CommandContext, type Output } from '../command.js';
 import { UsageError } from '../locking.js';
 
-/** How often --all looks for namespaces added to or removed from /run/netns, in milliseconds. */
+/** How often watch looks for namespaces added to, removed from or replaced in /run/netns, in milliseconds. */
 const NAMESPACE_POLL_MS = 1000;
 
 export const watchCommand: Command = {
@@ -21,10 +23,14 @@ added ("new", which includes changes) or deleted ("del"), each tagged with its n
 Like \`ip monitor link address route rule\`. When the kernel drops notifications because
 they came faster than they were read, a line says so and a snapshot of the whole state
 follows. Runs until SIGINT or SIGTERM, then exits 0. Watching another namespace needs root.
+Namespaces are told apart by inode, not by name, and checked once a second: a namespace
+deleted and created again under the same name counts as a different one.
 
-  --namespace NS  watch the namespace /run/netns/NS instead of the current one
+  --namespace NS  watch the namespace /run/netns/NS instead of the current one; exits 1
+                  when NS is deleted or replaced by a new namespace of the same name
   --all           watch the current namespace and every one in /run/netns, including
-                  namespaces added while it runs
+                  namespaces added while it runs; a replaced namespace is printed as
+                  "namespace del" and "namespace new", and its new instance is watched
   --json          print one JSON object per line: "namespace" (null for the current
                   one), "event", "change" ("new" or "del"), then the fields of \`ip -j\`
 ${COMMON_OPTIONS_HELP}`,
@@ -39,6 +45,8 @@ ${COMMON_OPTIONS_HELP}`,
 /** The subscription of one namespace and the links seen there, to print names for indexes. */
 interface Watched {
   name: string | null;
+  /** Inode of the namespace that the relay entered; null for the current namespace. */
+  inode: bigint | null;
   subscription: Subscription;
   links: Map<number, LinkMessage>;
 }
@@ -70,7 +78,8 @@ async function watch(context: CommandContext): Promise<number> {
     watched.set(name, entry);
     announce();
     void pump(entry, out, json).then(
-      () => watched.delete(name),
+      // A replaced namespace has a new entry under the same name by now; keep that one.
+      () => watched.get(name) === entry && watched.delete(name),
       (error: Error) => fail(new Error(`watching ${label(name)} failed: ${error.message}`, { cause: error })),
     );
   };
@@ -82,9 +91,24 @@ async function watch(context: CommandContext): Promise<number> {
     for (const name of initial) await start(name);
     context.streams.stderr.write(`algo-netns watch: watching ${initial.map(label).join(', ')}; stop with Ctrl-C\n`);
 
-    if (all) {
+    // A poll that starts relays can take longer than the interval; the next one waits for it,
+    // so that no namespace gets two subscriptions.
+    let polling = false;
+    const check = async (): Promise<void> => {
+      if (all) {
+        await followNamespaces(watched, start, out, json);
+      } else if (typeof namespace === 'string') {
+        const problem = await checkStillThere(watched.get(namespace));
+        if (problem) fail(new Error(problem));
+      }
+    };
+    if (all || typeof namespace === 'string') {
       poll = setInterval(() => {
-        void followNamespaces(watched, start, out, json).catch(fail);
+        if (polling) return;
+        polling = true;
+        void check()
+          .catch(fail)
+          .finally(() => (polling = false));
       }, NAMESPACE_POLL_MS);
     }
     await stopped;
@@ -121,30 +145,73 @@ function label(name: string | null): string {
  */
 async function subscribe(name: string | null): Promise<Watched> {
   if (name !== null && !(await namespaceExists(name))) throw new Error(`namespace ${name} not found: /run/netns/${name} does not exist or is not a namespace`);
-  const subscription = await Subscription.open(() => startRelay(name));
+  let firstRelay: RelayTransport | null = null;
+  // NOTE: a relay that the subscription opens again after a failure enters whatever namespace
+  // has the name by then. The poll compares against the first relay's namespace, so it still
+  // detects a replacement and subscribes anew, but events from the new namespace may come first.
+  const subscription = await Subscription.open(async () => {
+    const relay = await startRelay(name);
+    firstRelay ??= relay;
+    return relay;
+  });
+  let inode: bigint | null = null;
+  try {
+    // The relay's own namespace, not a second look at /run/netns/NAME, which may have changed.
+    if (name !== null && firstRelay !== null) inode = (await stat(`/proc/${(firstRelay as RelayTransport).pid}/ns/net`, { bigint: true })).ino;
+  } catch (error) {
+    await subscription.close();
+    throw new Error(`reading the namespace of the relay for ${name} failed: ${(error as Error).message}`, { cause: error });
+  }
 
   // Joined first, listed second: a link added in between shows up in both, never in neither.
   const links = await subscription.session.dumpAll(RTM_GETLINK, encodeLink(linkMessage({ attributes: { extMask: LINK_QUERY_EXT_MASK } })), `list links in ${label(name)}`, decodeLink, { retries: 3 });
-  return { name, subscription, links: new Map(links.map((link) => [link.index, link])) };
+  return { name, inode, subscription, links: new Map(links.map((link) => [link.index, link])) };
 }
 
-/** Starts watching namespaces that appeared in /run/netns and stops watching those that left. */
+/**
+ * Returns the inode of the namespace mounted on /run/netns/NAME, or null when the name is
+ * gone. A name whose mount is gone but whose file is left shows the file's own inode, which
+ * matches no namespace.
+ */
+async function namespaceInode(name: string): Promise<bigint | null> {
+  try {
+    return (await stat(namespacePath(name), { bigint: true })).ino;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/** Returns why the watched namespace cannot be followed any more, or null while it is still there. */
+async function checkStillThere(entry: Watched | undefined): Promise<string | null> {
+  if (!entry || entry.name === null) return null;
+  const inode = await namespaceInode(entry.name);
+  if (inode === entry.inode) return null;
+  if (inode === null) return `namespace ${entry.name} was deleted; watch stopped`;
+  return `namespace ${entry.name} was replaced by a new namespace of the same name; run watch again`;
+}
+
+/**
+ * Stops watching namespaces that left /run/netns or whose name now refers to another namespace,
+ * then starts watching the new ones. A replaced namespace thus prints "namespace del" and
+ * then "namespace new".
+ */
 async function followNamespaces(
   watched: Map<string | null, Watched>,
   start: (name: string, announce: () => void) => Promise<void>,
   out: Output,
   json: boolean,
 ): Promise<void> {
-  const present = new Set(await listNamespaces());
-  for (const name of present) {
-    if (watched.has(name) || !(await namespaceExists(name))) continue;
-    await start(name, () => write(out, json, name, { event: 'namespace', change: 'new' }, 'namespace new'));
-  }
-  for (const [name, entry] of watched) {
-    if (name === null || present.has(name)) continue;
+  for (const [name, entry] of [...watched]) {
+    if (name === null || (await namespaceInode(name)) === entry.inode) continue;
     watched.delete(name);
     write(out, json, name, { event: 'namespace', change: 'del' }, 'namespace del');
     await entry.subscription.close();
+  }
+
+  for (const name of await listNamespaces()) {
+    if (watched.has(name) || !(await namespaceExists(name))) continue;
+    await start(name, () => write(out, json, name, { event: 'namespace', change: 'new' }, 'namespace new'));
   }
 }
 
