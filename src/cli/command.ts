@@ -20,7 +20,14 @@ export const EXIT_USAGE = 2;
  */
 export const COMMON_OPTIONS_HELP = `  --config FILE   YAML or JSON file; whatever it omits keeps the built-in default
   --verbose       log every netlink request and reply to stderr
-  --help          show this help`;
+  --help          show this help
+
+Environment:
+  ALGO_NETNS_RELAY=perl|node  the program that talks netlink inside a namespace; by
+                  default perl where it is installed, else node
+  ALGO_NETNS_DEBUG=1|2        trace netlink messages on stderr (2 adds hex dumps)
+
+More in docs/operations.md.`;
 
 /** An option of one command, as node:util parseArgs takes it. */
 export interface OptionSpec {
