@@ -4,7 +4,7 @@ import { LOCK_OPTION, LOCK_OPTION_HELP, withRunLock } from '../locking.js';
 
 export const downCommand: Command = {
   name: 'down',
-  help: `Usage: algo-netns down [--config FILE] [--verbose]
+  help: `Usage: algo-netns down [--adopt] [--lock-timeout SECONDS] [--config FILE] [--verbose]
 
 Removes the namespaces, links, routes and rules that up created, moves an adopted WireGuard
 interface back to the root namespace, and restores the root namespace's sysctls.

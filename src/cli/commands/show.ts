@@ -30,7 +30,7 @@ const OBJECTS: Readonly<Record<string, ShowObject>> = {
 
 export const showCommand: Command = {
   name: 'show',
-  help: `Usage: algo-netns show link|address|route|rule [--namespace NS] [--json]
+  help: `Usage: algo-netns show link|address|route|rule [--namespace NS] [--json] [--verbose]
 
 Prints what the kernel holds, read over netlink by this library: the links, the addresses
 (grouped by link), the routes of every table, or the policy rules, IPv4 then IPv6. The JSON

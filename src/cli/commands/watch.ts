@@ -16,7 +16,7 @@ const NAMESPACE_POLL_MS = 1000;
 
 export const watchCommand: Command = {
   name: 'watch',
-  help: `Usage: algo-netns watch [--namespace NS | --all] [--json]
+  help: `Usage: algo-netns watch [--namespace NS | --all] [--json] [--verbose]
 
 Prints one line for each change the kernel reports: links, addresses, routes and rules,
 added ("new", which includes changes) or deleted ("del"), each tagged with its namespace.
