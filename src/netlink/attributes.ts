@@ -167,7 +167,7 @@ export function decodeAttributes(
 export interface AttributeDecoder {
   key: string;
   repeated: boolean;
-  /** Fewest payload bytes the kind needs: its size for fixed-size kinds, else 0. */
+  /** Minimum payload size of the kind in bytes: its size for fixed-size kinds, else 0. */
   size: number;
   spec: AttributeSpec;
   decode(buffer: Buffer, start: number, end: number, depth: number): unknown;

@@ -18,7 +18,7 @@ export function readFixed<T>(payload: Buffer, layout: Structure<T>, structName: 
   if (payload.length < layout.span) {
     throw new DecodeError(`${structName} needs ${layout.span} bytes, got ${payload.length}`, 0);
   }
-  return { fixed: fieldReader(layout)(payload), attributesStart: nlmsgAlign(layout.span) };
+  return { fixed: structReader(layout)(payload, 0), attributesStart: nlmsgAlign(layout.span) };
 }
 
 // buffer-layout's decode costs about 25 times a direct read per field (measured on rtmsg,
@@ -26,11 +26,6 @@ export function readFixed<T>(payload: Buffer, layout: Structure<T>, structName: 
 // declared fields are compiled, once per struct, into one function that reads each field in
 // place and returns an object literal: V8 then gives every decoded struct the same shape.
 const readers = new WeakMap<Structure<unknown>, (buffer: Buffer, offset: number) => unknown>();
-
-function fieldReader<T>(layout: Structure<T>): (buffer: Buffer) => T {
-  const read = structReader(layout);
-  return (buffer) => read(buffer, 0);
-}
 
 /**
  * Returns a function that reads the struct `layout` declares at `offset` of a buffer. The
@@ -51,7 +46,7 @@ export function structReader<T>(layout: Structure<T>): (buffer: Buffer, offset: 
   return reader as (buffer: Buffer, offset: number) => T;
 }
 
-/** The fields of an object literal that reads `layout` at `b[o]`, or null if a field cannot be read directly. */
+/** Returns the fields of an object literal that reads `layout` at `b[o]`, or null if a field cannot be read directly. */
 function literalSource(layout: Structure<unknown>): string | null {
   const reads = layout.fields.map((field) => {
     const name = field.property ?? '';
@@ -136,10 +131,8 @@ export function structMessageDecoder<T>(
   const read = messageReader(layout);
   const attributesOffset = nlmsgAlign(layout.span);
   return (message) => {
+    checkStructFits(message, layout, structName);
     const { datagram, payloadOffset, payloadEnd } = message;
-    if (payloadEnd - payloadOffset < layout.span) {
-      throw new DecodeError(`${structName} needs ${layout.span} bytes, got ${payloadEnd - payloadOffset}`, payloadOffset);
-    }
     const attributes = decodeAttributes(datagram, payloadOffset + attributesOffset, payloadEnd, table);
     return read(datagram, payloadOffset, attributes);
   };
@@ -155,10 +148,14 @@ export function decodeBody<T>(
   structName: string,
   table: AttributeTable,
 ): { fixed: T; attributes: AttributeValues } {
+  checkStructFits(message, layout, structName);
   const { datagram, payloadOffset, payloadEnd } = message;
-  if (payloadEnd - payloadOffset < layout.span) {
-    throw new DecodeError(`${structName} needs ${layout.span} bytes, got ${payloadEnd - payloadOffset}`, payloadOffset);
-  }
   const fixed = structReader(layout)(datagram, payloadOffset);
   return { fixed, attributes: decodeAttributes(datagram, payloadOffset + nlmsgAlign(layout.span), payloadEnd, table) };
+}
+
+/** Throws a DecodeError at the payload's offset when the payload is shorter than the struct. */
+function checkStructFits(message: Message, layout: Structure<unknown>, structName: string): void {
+  const size = message.payloadEnd - message.payloadOffset;
+  if (size < layout.span) throw new DecodeError(`${structName} needs ${layout.span} bytes, got ${size}`, message.payloadOffset);
 }

@@ -22,7 +22,7 @@ export interface Message {
   readonly payload: Buffer;
   /** Offset of the payload within the datagram, for error offsets. */
   payloadOffset: number;
-  /** The datagram that holds the message: the payload is `datagram[payloadOffset, payloadEnd)`. */
+  /** The datagram that contains the message: the payload is `datagram[payloadOffset, payloadEnd)`. */
   readonly datagram: Buffer;
   payloadEnd: number;
 }

@@ -326,7 +326,7 @@ export class RtnlSession {
     // One clock reading per datagram serves every dump reply in it.
     const now = performance.now();
     for (const message of messages) {
-      if (this.log) this.trace('recv', message.type, message.flags, message.seq, null, '');
+      this.trace('recv', message.type, message.flags, message.seq, null, '');
       const pending = this.pending.get(message.seq);
       if (pending && answers(pending, message)) this.dispatch(pending, message, now);
       else for (const listener of this.notificationListeners) listener(message);
