@@ -88,7 +88,7 @@ const DEFAULT_MAX_QUEUED_EVENTS = 10_000;
 const DEFAULT_SNAPSHOT_RETRIES = 3;
 const DEFAULT_MAX_REOPENS = 5;
 
-/** Reads of the socket to empty after an overrun before the snapshot goes ahead anyway. */
+/** Maximum attempts to read the socket empty after an overrun; the snapshot then goes ahead anyway. */
 const MAX_DRAIN_ROUNDS = 10;
 /**
  * Body of a dump of the IPv4 rules, which is short in any namespace. It has to be a dump,
@@ -103,7 +103,7 @@ export type OpenTransport = () => Promise<NetlinkTransport>;
 /**
  * A snapshot in progress. Phases: "waiting" until the first dump request is sent, "sent" until
  * its first reply arrives (notifications read meanwhile are dropped), then "dumping"
- * (notifications are held and follow the snapshot).
+ * (notifications are deferred until after the snapshot).
  */
 interface Recovery {
   phase: 'waiting' | 'sent' | 'dumping';
@@ -112,7 +112,7 @@ interface Recovery {
   /** Sequence number of that request once sent. */
   seq: number | null;
   /** Notifications that arrived during the dump; they follow the snapshot. */
-  held: SubscriptionEvent[];
+  deferred: SubscriptionEvent[];
   /** Reason of a loss after the dump request was sent; another overrun and snapshot follow. */
   lostAgain: string | null;
   /** Set by an overrun while the socket is read empty, which then starts over. */
@@ -316,12 +316,12 @@ export class Subscription implements AsyncIterableIterator<SubscriptionEvent> {
     }
     // Queued before the snapshot's dump began, so the snapshot supersedes it.
     if (recovery.phase !== 'dumping') return;
-    if (recovery.held.length >= this.maxQueuedEvents) {
-      recovery.held.length = 0;
+    if (recovery.deferred.length >= this.maxQueuedEvents) {
+      recovery.deferred.length = 0;
       recovery.lostAgain ??= `more than ${this.maxQueuedEvents} events arrived while a snapshot was taken`;
       return;
     }
-    recovery.held.push(event);
+    recovery.deferred.push(event);
   }
 
   private push(event: SubscriptionEvent): void {
@@ -355,13 +355,13 @@ export class Subscription implements AsyncIterableIterator<SubscriptionEvent> {
     void this.recover();
   }
 
-  /** Takes a snapshot after an overrun, then sends it and the notifications held during its dump. */
+  /** Takes a snapshot after an overrun, then sends it and the notifications deferred during its dump. */
   private async recover(): Promise<void> {
     let snapshot: SnapshotEvent | null = null;
     let recovery: Recovery;
     do {
       const session = this.current;
-      recovery = { phase: 'waiting', firstRequest: null, seq: null, held: [], lostAgain: null, overrunWhileDraining: false };
+      recovery = { phase: 'waiting', firstRequest: null, seq: null, deferred: [], lostAgain: null, overrunWhileDraining: false };
       this.recovery = recovery;
       try {
         await this.drain(session, recovery);
@@ -377,7 +377,7 @@ export class Subscription implements AsyncIterableIterator<SubscriptionEvent> {
 
     this.recovery = null;
     this.push(snapshot);
-    for (const event of recovery.held) {
+    for (const event of recovery.deferred) {
       this.push(event);
       // A queue overrun here started a new round, whose snapshot supersedes the rest.
       if (this.recovery !== null || this.ended) return;
@@ -409,6 +409,8 @@ export class Subscription implements AsyncIterableIterator<SubscriptionEvent> {
   private async snapshot(session: RtnlSession, recovery: Recovery): Promise<SnapshotEvent> {
     const snapshot: SnapshotEvent = { kind: 'snapshot', links: [], addresses: [], routes: [], rules: [], consistent: true };
     const dump = async <T>(type: number, body: Buffer, what: string, decode: (message: Message) => T): Promise<T[]> => {
+      // The first dump of the snapshot is the one whose start the transport wrapper watches for.
+      recovery.firstRequest ??= { type, body };
       try {
         return await session.dumpAll(type, body, `list ${what} in ${this.where} after an overrun`, decode, { retries: this.snapshotRetries });
       } catch (error) {
@@ -418,23 +420,22 @@ export class Subscription implements AsyncIterableIterator<SubscriptionEvent> {
       }
     };
 
-    const linkBody = encodeLink(linkMessage({ attributes: { extMask: LINK_QUERY_EXT_MASK } }));
-    const addressBody = encodeAddress({ family: AF_UNSPEC, prefixLength: 0, flags: 0, scope: 0, index: 0, attributes: {} });
-    const routeBody = encodeRoute({ family: AF_UNSPEC, dstLength: 0, srcLength: 0, tos: 0, table: 0, protocol: 0, scope: 0, type: 0, flags: 0, attributes: {} });
-    const ruleBody = encodeRule({ family: AF_UNSPEC, dstLength: 0, srcLength: 0, tos: 0, table: 0, action: 0, flags: 0, attributes: {} });
-    const requests: [EventFamily, number, Buffer][] = [
-      ['link', RTM_GETLINK, linkBody],
-      ['address', RTM_GETADDR, addressBody],
-      ['route', RTM_GETROUTE, routeBody],
-      ['rule', RTM_GETRULE, ruleBody],
-    ];
-    const first = requests.find(([family]) => this.families.includes(family));
-    if (first) recovery.firstRequest = { type: first[1], body: first[2] };
-
-    if (this.families.includes('link')) snapshot.links = await dump(RTM_GETLINK, linkBody, 'links', decodeLink);
-    if (this.families.includes('address')) snapshot.addresses = await dump(RTM_GETADDR, addressBody, 'addresses', decodeAddress);
-    if (this.families.includes('route')) snapshot.routes = await dump(RTM_GETROUTE, routeBody, 'routes', decodeRoute);
-    if (this.families.includes('rule')) snapshot.rules = await dump(RTM_GETRULE, ruleBody, 'rules', decodeRule);
+    if (this.families.includes('link')) {
+      const body = encodeLink(linkMessage({ attributes: { extMask: LINK_QUERY_EXT_MASK } }));
+      snapshot.links = await dump(RTM_GETLINK, body, 'links', decodeLink);
+    }
+    if (this.families.includes('address')) {
+      const body = encodeAddress({ family: AF_UNSPEC, prefixLength: 0, flags: 0, scope: 0, index: 0, attributes: {} });
+      snapshot.addresses = await dump(RTM_GETADDR, body, 'addresses', decodeAddress);
+    }
+    if (this.families.includes('route')) {
+      const body = encodeRoute({ family: AF_UNSPEC, dstLength: 0, srcLength: 0, tos: 0, table: 0, protocol: 0, scope: 0, type: 0, flags: 0, attributes: {} });
+      snapshot.routes = await dump(RTM_GETROUTE, body, 'routes', decodeRoute);
+    }
+    if (this.families.includes('rule')) {
+      const body = encodeRule({ family: AF_UNSPEC, dstLength: 0, srcLength: 0, tos: 0, table: 0, action: 0, flags: 0, attributes: {} });
+      snapshot.rules = await dump(RTM_GETRULE, body, 'rules', decodeRule);
+    }
     return snapshot;
   }
 

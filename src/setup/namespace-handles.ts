@@ -15,12 +15,12 @@ import { settle, type Settled } from '../ops/settle.js';
 
 export class NamespaceHandles {
   private readonly ahead = new Map<string, Promise<Settled<NetnsHandle | null>>>();
-  private readonly held = new Map<string, NetnsHandle>();
+  private readonly inUse = new Map<string, NetnsHandle>();
 
   /** Starts opening each of `names` that exists now. Failures wait for `open`, which tries again. */
   openAhead(names: readonly string[]): void {
     for (const name of names) {
-      if (this.ahead.has(name) || this.held.has(name)) continue;
+      if (this.ahead.has(name) || this.inUse.has(name)) continue;
       this.ahead.set(name, settle(namespaceExists(name).then((exists) => (exists ? openNamedNamespace(name) : null))));
     }
   }
@@ -32,18 +32,18 @@ export class NamespaceHandles {
   async open(name: string): Promise<NetnsHandle> {
     const early = await this.takeAhead(name);
     const handle = early !== null && (await insideNamespace(early, name)) ? early : await this.replace(early, name);
-    this.held.set(name, handle);
+    this.inUse.set(name, handle);
     return handle;
   }
 
   /** Keeps a handle opened elsewhere (a stand-in for a dry run), to be closed with the others. */
   hold(name: string, handle: NetnsHandle): void {
-    this.held.set(name, handle);
+    this.inUse.set(name, handle);
   }
 
   /** Returns the handle held on `name`, if any. */
   get(name: string): NetnsHandle | undefined {
-    return this.held.get(name);
+    return this.inUse.get(name);
   }
 
   /** Drops a handle opened ahead for `name`, for a namespace that is about to be created anew. */
@@ -54,8 +54,8 @@ export class NamespaceHandles {
   /** Closes every handle, those opened ahead and never used included. */
   async closeAll(): Promise<void> {
     const early = await Promise.all([...this.ahead.keys()].map((name) => this.takeAhead(name)));
-    const handles = [...this.held.values(), ...early.filter((handle): handle is NetnsHandle => handle !== null)];
-    this.held.clear();
+    const handles = [...this.inUse.values(), ...early.filter((handle): handle is NetnsHandle => handle !== null)];
+    this.inUse.clear();
     await Promise.all(handles.map((handle) => handle.close()));
   }
 
