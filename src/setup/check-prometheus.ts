@@ -2,8 +2,8 @@
  * The health report of `check` in the Prometheus text format, written as a file for
  * node_exporter's textfile collector.
  */
-import { rename, rm, writeFile } from 'node:fs/promises';
 import type { HealthReport } from './check.js';
+import { writeAtomically } from './write-atomically.js';
 
 /**
  * Formats one run of `check` in the Prometheus text format. `report` is undefined when the
@@ -49,12 +49,5 @@ function label(value: string): string {
  */
 export async function writePrometheusFile(path: string, text: string): Promise<void> {
   // The pid keeps two overlapping runs from writing the same temporary file.
-  const temporary = `${path}.${process.pid}.tmp`;
-  try {
-    await writeFile(temporary, text);
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
+  await writeAtomically(path, text, { temporary: `${path}.${process.pid}.tmp` });
 }

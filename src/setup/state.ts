@@ -3,10 +3,11 @@
  * state directory (under /run by default: like /run/netns, it is gone after a reboot, and so
  * is everything it describes).
  */
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SetupError } from './setup-error.js';
 import { ensureStateDirectory, removeStateDirectoryIfUnused } from './state-directory.js';
+import { writeAtomically } from './write-atomically.js';
 
 export interface TopologyState {
   version: 1;
@@ -64,8 +65,7 @@ function unreadable(path: string, reason: string): SetupError {
 export async function writeState(directory: string, state: TopologyState): Promise<void> {
   await ensureStateDirectory(directory);
   const path = join(directory, STATE_FILE);
-  await writeFile(`${path}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  await rename(`${path}.tmp`, path);
+  await writeAtomically(path, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
 }
 
 /** Removes the state file and the directory, when algo-netns created it and it is now empty. */

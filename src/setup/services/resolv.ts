@@ -7,13 +7,14 @@
  *
  * The first line marks the file as ours, so that `down` removes only files that `up` wrote.
  */
-import { mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { Change } from '../../ops/change.js';
 import type { TopologyConfig } from '../config.js';
 import { SERVICE_NAMES } from '../config.js';
 import { serviceLayouts } from '../topology.js';
+import { writeAtomically } from '../write-atomically.js';
 
 /** iproute2's NETNS_ETC_DIR. */
 export const NETNS_ETC_DIR = '/etc/netns';
@@ -65,10 +66,7 @@ export async function applyResolvConf(context: ResolvContext): Promise<void> {
     const change = `write ${path} (nameservers ${config.dns.serviceAddresses.join(', ')})`;
     if (!context.dryRun) {
       await mkdir(folder, { recursive: true, mode: 0o755 });
-      // Written to a temporary file and renamed, so a reader never sees half a file.
-      const temporary = temporaryPathOf(namespace);
-      await writeFile(temporary, text, { mode: 0o644 });
-      await rename(temporary, path);
+      await writeAtomically(path, text, { mode: 0o644, temporary: temporaryPathOf(namespace) });
     }
     context.record([change]);
   }

@@ -2,10 +2,11 @@
  * The record of the files and folders `algo-netns systemd install` created, so that uninstall
  * removes exactly those and leaves folders that existed before as they were.
  */
-import { lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 import { INSTALL_RECORD } from './names.js';
+import { writeAtomically } from '../write-atomically.js';
 
 export interface InstallRecord {
   version: 1;
@@ -50,8 +51,7 @@ export async function readInstallRecord(root: string): Promise<InstallRecord> {
 /** Writes the record atomically (write, then rename). Its folder must exist. */
 export async function writeInstallRecord(root: string, record: InstallRecord): Promise<void> {
   const path = installRecordPath(root);
-  await writeFile(`${path}.tmp`, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
-  await rename(`${path}.tmp`, path);
+  await writeAtomically(path, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
 }
 
 /** Removes the record file. */

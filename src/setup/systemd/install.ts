@@ -3,7 +3,7 @@
  * prefixed with a root folder ("/" on a live host), so that tests and packagers can install
  * into a folder of their own.
  */
-import { mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 import type { Change } from '../../ops/change.js';
@@ -18,6 +18,7 @@ import {
 } from './install-record.js';
 import { GENERATED_MARKER, INSTALL_RECORD } from './names.js';
 import type { UnitFile } from './units.js';
+import { writeAtomically } from '../write-atomically.js';
 
 export interface InstallOptions {
   /** Folder that prefixes every path; "/" for the live host. */
@@ -77,7 +78,9 @@ export async function installUnitFiles(files: readonly UnitFile[], options: Inst
   for (const { file, existing } of current) {
     if (existing === file.text) continue;
 
-    await writeAtomically(join(root, file.path), file.text);
+    // Written whole and renamed, so systemd never reads half a unit.
+    const path = join(root, file.path);
+    await writeAtomically(path, file.text, { mode: 0o644, temporary: `${path}.algo-netns-tmp` });
     note(`${existing === null ? 'write' : 'update'} ${join(root, file.path)}`);
   }
 
@@ -172,13 +175,6 @@ async function readIfExists(path: string): Promise<string | null> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
-}
-
-/** Writes a file through a temporary name and a rename, so systemd never reads half a unit. */
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const temporary = `${path}.algo-netns-tmp`;
-  await writeFile(temporary, text, { mode: 0o644 });
-  await rename(temporary, path);
 }
 
 function addAll(list: string[], items: readonly string[]): void {
